@@ -1,0 +1,71 @@
+# One entry point for students, instructors and CI. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.installed-lab
+SEMINAR := seminars/01_seminar_mlp_autograd
+HW ?= activations
+SUB ?= build/assignments/$(HW)
+
+.PHONY: help install seminar test lab rebuild check lint assignments grade migrate bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+		{ echo "Python >= 3.10 is required (found: $$($(PYTHON) --version))"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	@touch $@
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+seminar: $(STAMP) ## Execute the seminar into build/ (.ipynb with outputs + .html)
+	$(PY) seminars/execute_notebook.py $(SEMINAR).ipynb --out-dir build
+
+test: $(STAMP) ## Run the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+$(LAB_STAMP): $(STAMP) requirements-lab.txt
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-lab.txt
+	@touch $@
+
+lab: $(LAB_STAMP) ## Open JupyterLab on the seminar (the .py source opens as a notebook too)
+	$(BIN)/jupyter lab $(SEMINAR).ipynb
+
+rebuild: $(STAMP) ## Regenerate the seminar .ipynb from its .py source
+	$(PY) seminars/rebuild_notebook.py
+
+check: $(STAMP) ## Fail if the committed notebooks are stale or carry widget state
+	$(PY) seminars/rebuild_notebook.py --check
+	bash seminars/rm_widgets.sh --check
+
+lint: $(STAMP) ## ruff over the code and the notebooks
+	$(BIN)/ruff check .
+
+assignments: $(STAMP) ## Write the student releases of the homeworks to build/assignments/
+	$(PY) homeworks/release.py --out build/assignments
+
+grade: $(STAMP) ## Grade a submission: make grade HW=activations SUB=path/to/dir
+	$(PY) homeworks/grade.py $(HW) $(SUB) --json build/grades/$(HW).json
+
+migrate: $(STAMP) ## Archive notebooks -> merge -> modernize -> rebuild: build/migrated_seminar.ipynb
+	@mkdir -p build
+	$(PY) seminars/merge_notebooks.py seminars/old_01_seminar_torch_mlp.ipynb \
+		seminars/old_02_seminar_autograd.ipynb -o build/migrated_seminar.ipynb \
+		--title "Семинар 1: MLP на PyTorch и автоматическое дифференцирование (миграция архива)"
+	$(PY) seminars/modernize_code.py build/migrated_seminar.ipynb
+	$(PY) seminars/rebuild_notebook.py build/migrated_seminar.ipynb
+	@echo "Migrated notebook: build/migrated_seminar.ipynb"
+
+bench: $(STAMP) ## Benchmarks: our Value engine against micrograd 0.1.0
+	$(PY) seminars/bench_value.py
+
+clean: ## Remove build outputs (keeps .venv)
+	rm -rf build .pytest_cache
