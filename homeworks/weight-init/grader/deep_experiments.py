@@ -1,0 +1,228 @@
+"""The deep-network experiments of the ``weight-init`` homework, recomputed by the grader.
+
+The grader tests import this module and run the experiments with the *student's*
+initializers; the same code, run on the reference solution, measured the figures quoted in
+the statement (``README.md``)::
+
+    python homeworks/weight-init/grader/deep_experiments.py --seeds 5
+
+(``--submission DIR`` measures another implementation of ``weight_init.py``.)
+
+The procedures are the ones of the homework's notebook (``experiments.py``):
+
+* :func:`activation_stds` - std of the activations after each layer of a deep, bias-free MLP
+  (512 wide by default) fed with N(0, 1) inputs;
+* :func:`train_digits` - a 30-layer ReLU MLP (width 128, zero biases) trained on
+  ``sklearn.datasets.load_digits`` with SGD (momentum 0.9, one-cycle learning-rate schedule up
+  to 0.03, batch 64, gradient norm clipped at 1, 15 epochs); returns test accuracy and losses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import torch
+import torch.nn.functional as F
+
+#: An initializer as the experiments use it: fills ``tensor`` in place from ``generator``.
+Init = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+DEPTH = 30
+STATS_WIDTH = 512
+DIGITS_WIDTH = 128
+EPOCHS = 15
+BATCH = 64
+MAX_LR = 0.03
+MOMENTUM = 0.9
+CLIP_NORM = 1.0
+SHUFFLE_SEED_OFFSET = 1000
+
+
+def activation_stds(
+    init: Init,
+    activation: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    depth: int = DEPTH,
+    width: int = STATS_WIDTH,
+    batch: int = 512,
+    seed: int = 0,
+) -> list[float]:
+    """Std of the activations after each of ``depth`` bias-free ``width x width`` layers.
+
+    The input is a ``(batch, width)`` matrix of N(0, 1) values; layer ``l`` computes
+    ``h_l = activation(h_{l-1} @ W_l.T)`` with ``W_l`` filled by ``init``. Stds are computed in
+    float64 so that an exploding network reports large finite numbers, not ``inf``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    h = torch.randn(batch, width, generator=generator)
+    stds = []
+    with torch.no_grad():
+        for _ in range(depth):
+            weight = init(torch.empty(width, width), generator)
+            h = activation(h @ weight.T)
+            stds.append(float(h.double().std()))
+    return stds
+
+
+def per_layer_ratio(stds: Sequence[float], first: int = 1) -> float:
+    """Geometric mean of ``std[l+1] / std[l]`` for ``l >= first`` (0-based; layer 1 is skipped
+    by default because the raw N(0, 1) input is not the output of a ReLU)."""
+    span = len(stds) - 1 - first
+    if span <= 0:
+        raise ValueError("need at least two layers after `first`")
+    if stds[first] <= 0 or stds[-1] <= 0:
+        return 0.0
+    return math.exp((math.log(stds[-1]) - math.log(stds[first])) / span)
+
+
+@dataclass(frozen=True)
+class Digits:
+    """``load_digits`` split 75/25 (stratified, fixed), standardised with the train statistics."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def load_digits_split() -> Digits:
+    """The digits data set (bundled with scikit-learn: nothing is downloaded)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-8
+    return Digits(
+        x_train=torch.tensor((x_train - mean) / std, dtype=torch.float32),
+        y_train=torch.tensor(y_train, dtype=torch.long),
+        x_test=torch.tensor((x_test - mean) / std, dtype=torch.float32),
+        y_test=torch.tensor(y_test, dtype=torch.long),
+    )
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run measured."""
+
+    test_accuracy: float
+    train_loss: float
+    epoch_losses: tuple[float, ...]
+    initial_loss: float
+
+
+def _forward(weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Logits of the MLP: linear layers with ReLU between them (none after the last)."""
+    for index, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
+        x = x @ weight.T + bias
+        if index < len(weights) - 1:
+            x = torch.relu(x)
+    return x
+
+
+def train_digits(init: Init, data: Digits, *, seed: int = 0, depth: int = DEPTH,
+                 width: int = DIGITS_WIDTH, epochs: int = EPOCHS) -> TrainResult:
+    """Train a ``depth``-layer ReLU MLP whose weights ``init`` filled; biases start at zero."""
+    generator = torch.Generator().manual_seed(seed)
+    sizes = [data.x_train.shape[1]] + [width] * (depth - 1) + [10]
+    weights, biases = [], []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=False):
+        weight = init(torch.empty(fan_out, fan_in), generator)
+        weights.append(weight.detach().clone().requires_grad_(True))
+        biases.append(torch.zeros(fan_out, requires_grad=True))
+    params = weights + biases
+    n = data.x_train.shape[0]
+    steps_per_epoch = math.ceil(n / BATCH)
+    optimizer = torch.optim.SGD(params, lr=MAX_LR, momentum=MOMENTUM)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=MAX_LR, total_steps=epochs * steps_per_epoch)
+    shuffle = torch.Generator().manual_seed(seed + SHUFFLE_SEED_OFFSET)
+    with torch.no_grad():
+        initial_loss = float(F.cross_entropy(_forward(weights, biases, data.x_train), data.y_train))
+    epoch_losses = []
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=shuffle)
+        total = 0.0
+        for start in range(0, n, BATCH):
+            index = order[start : start + BATCH]
+            loss = F.cross_entropy(_forward(weights, biases, data.x_train[index]), data.y_train[index])
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, CLIP_NORM)
+            optimizer.step()
+            schedule.step()
+            total += loss.item() * len(index)
+        epoch_losses.append(total / n)
+    with torch.no_grad():
+        accuracy = float((_forward(weights, biases, data.x_test).argmax(dim=1) == data.y_test).float().mean())
+        train_loss = float(F.cross_entropy(_forward(weights, biases, data.x_train), data.y_train))
+    return TrainResult(accuracy, train_loss, tuple(epoch_losses), initial_loss)
+
+
+def he_init(module: ModuleType) -> Init:
+    """``kaiming_normal_(w, nonlinearity="relu")`` of ``module`` as an :data:`Init`."""
+    return lambda w, g: module.kaiming_normal_(w, nonlinearity="relu", generator=g)
+
+
+def xavier_init(module: ModuleType) -> Init:
+    """``xavier_normal_(w)`` of ``module`` as an :data:`Init`."""
+    return lambda w, g: module.xavier_normal_(w, generator=g)
+
+
+def load_module(directory: Path) -> ModuleType:
+    """Import ``weight_init.py`` from ``directory``."""
+    path = directory / "weight_init.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    spec = importlib.util.spec_from_file_location("weight_init", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure the experiments on one implementation and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submission", type=Path, default=Path(__file__).resolve().parent.parent,
+                        help="folder with weight_init.py (default: the reference)")
+    parser.add_argument("--seeds", type=int, default=5, help="training runs per initializer (default: 5)")
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error("--seeds must be >= 1")
+    torch.set_num_threads(1)  # as in the grader's sandbox (OMP_NUM_THREADS=1): same numbers
+    try:
+        module = load_module(args.submission)
+    except FileNotFoundError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    xavier = activation_stds(xavier_init(module), torch.relu)
+    he = activation_stds(he_init(module), torch.relu)
+    print(f"ReLU + Xavier: per-layer std ratio {per_layer_ratio(xavier):.4f} (1/sqrt(2) = {2 ** -0.5:.4f})")
+    print(f"ReLU + He: std after layer {DEPTH} = {he[-1]:.3f}")
+    data = load_digits_split()
+    print(f"digits: {len(data.y_train)} train / {len(data.y_test)} test; ln 10 = {math.log(10):.4f}")
+    for name, init in (("He", he_init(module)), ("Xavier", xavier_init(module))):
+        accuracies, losses = [], []
+        for seed in range(args.seeds):
+            result = train_digits(init, data, seed=seed)
+            accuracies.append(result.test_accuracy)
+            losses.append(result.train_loss)
+            print(f"  {name:6s} seed {seed}: test accuracy {result.test_accuracy:.3f}, "
+                  f"train loss {result.initial_loss:.3f} -> {result.train_loss:.3f}")
+        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+        print(f"{name}: test accuracy {statistics.mean(accuracies):.3f} +- {spread:.3f} "
+              f"(min {min(accuracies):.3f}, max {max(accuracies):.3f}); "
+              f"final train loss {statistics.mean(losses):.3f} over {args.seeds} seed(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
