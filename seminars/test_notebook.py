@@ -15,6 +15,7 @@ import ast
 import json
 import re
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -185,3 +186,391 @@ def test_setup_cell_prints_versions(executed: ExecutionResult) -> None:
     import torch
 
     assert f"PyTorch      {torch.__version__}" in text
+
+
+# --------------------------------------------------------------------------------------
+# 4. Part I: PyTorch MLP
+# --------------------------------------------------------------------------------------
+
+PART1_HEADING = "# Часть I. PyTorch MLP"
+PART2_HEADING = "# Часть II. Autograd и backpropagation"
+#: Part I's own time budget on the 2-core reference machine (seconds).
+PART1_BUDGET_S = 25.0
+
+
+def part1_cell_indices(nb: NotebookNode) -> list[int]:
+    """Indices of the cells from Part I's heading up to (not including) Part II's heading."""
+    starts = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith(PART1_HEADING)]
+    ends = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith(PART2_HEADING)]
+    assert starts and ends and starts[0] < ends[0], "Part I / Part II headings not found in order"
+    return list(range(starts[0], ends[0]))
+
+
+def part1_text(executed: ExecutionResult) -> str:
+    """All text printed by Part I's code cells of the executed notebook."""
+    return "\n".join(executed.text_output(i) for i in part1_cell_indices(executed.notebook))
+
+
+@pytest.fixture
+def single_thread() -> Iterator[None]:
+    """Run a test with one PyTorch thread, as the notebook does (small tensors, shared CPU)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def moons_tensors(n: int, seed: int = 0) -> tuple:
+    """A small make_moons problem as float32 tensors with labels in {-1, +1}."""
+    import torch
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=n, noise=0.15, random_state=seed)
+    return torch.tensor(X, dtype=torch.float32), torch.tensor(2 * y - 1, dtype=torch.float32)
+
+
+# ---- in-process: the notebook's definitions -------------------------------------------
+
+
+def test_part1_interface_for_part2(seminar: types.ModuleType) -> None:
+    import inspect
+
+    from torch import nn
+
+    assert seminar.ALPHA == 1e-4
+    params = inspect.signature(seminar.MLP).parameters
+    assert list(params) == ["activation", "hidden"]
+    assert params["activation"].default is nn.ReLU and params["hidden"].default == 100
+    assert inspect.signature(seminar.l2_penalty).parameters["alpha"].default == seminar.ALPHA
+    model = seminar.MLP()
+    assert isinstance(model, nn.Module) and isinstance(model.layers, nn.Sequential)
+
+
+def test_part1_mlp_has_10501_parameters(seminar: types.ModuleType) -> None:
+    model = seminar.MLP()
+    assert sum(p.numel() for p in model.parameters()) == 10_501
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    assert shapes == [(100, 2), (100,), (100, 100), (100,), (1, 100), (1,)]
+    for hidden in (1, 7, 32):  # the hand formula in general: (2h + h) + (h*h + h) + (h + 1)
+        expected = (2 * hidden + hidden) + (hidden * hidden + hidden) + (hidden + 1)
+        assert sum(p.numel() for p in seminar.MLP(hidden=hidden).parameters()) == expected
+
+
+def test_part1_mlp_architecture_and_scores_shape(seminar: types.ModuleType) -> None:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    for activation in (nn.ReLU, nn.Sigmoid, nn.Identity):
+        model = seminar.MLP(activation)
+        kinds = [type(layer) for layer in model.layers]
+        assert kinds == [nn.Linear, activation, nn.Linear, activation, nn.Linear]
+        x = torch.randn(7, 2)
+        scores = model(x)
+        assert scores.shape == (7,)
+        assert torch.equal(scores, model.layers(x)[:, 0])
+    assert seminar.MLP()(torch.randn(1, 2)).shape == (1,)
+
+
+def test_part1_hinge_loss_matches_its_formula(seminar: types.ModuleType) -> None:
+    import numpy as np
+    import torch
+
+    generator = torch.Generator().manual_seed(1)
+    for n in (1, 5, 200):
+        scores = 3 * torch.randn(n, generator=generator, dtype=torch.float64)
+        y = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0).double()
+        expected = np.mean(np.maximum(0.0, 1.0 - y.numpy() * scores.numpy()))
+        assert seminar.hinge_loss(scores, y).item() == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert seminar.hinge_loss(torch.tensor([2.0, 0.5, -1.0, -3.0]), torch.tensor([1.0, 1.0, 1.0, -1.0])).item() == pytest.approx(0.625)
+    with pytest.raises(ValueError):  # the (n, 1) vs (n,) broadcasting trap is refused
+        seminar.hinge_loss(torch.zeros(4, 1), torch.ones(4))
+
+
+def test_part1_hinge_gradient_matches_autograd_on_random_inputs(seminar: types.ModuleType) -> None:
+    import torch
+
+    generator = torch.Generator().manual_seed(2)
+    for n in (1, 3, 50, 400):
+        scores = (2 * torch.randn(n, generator=generator, dtype=torch.float64)).requires_grad_()
+        y = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0).double()
+        seminar.hinge_loss(scores, y).backward()
+        formula = seminar.hinge_loss_grad(scores.detach(), y)
+        assert formula.shape == (n,)
+        assert torch.allclose(formula, scores.grad, rtol=0, atol=1e-15)
+        assert seminar.relative_error(formula, scores.grad) < 1e-12
+    # both branches of the indicator are exercised: a margin above 1 gives 0, below 1 gives -y/n
+    grad = seminar.hinge_loss_grad(torch.tensor([2.0, 0.0, -0.5, -2.0]), torch.tensor([1.0, -1.0, 1.0, -1.0]))
+    assert torch.allclose(grad, torch.tensor([0.0, 1 / 4, -1 / 4, 0.0]))
+
+
+def test_part1_finite_difference_helper_and_relative_error(seminar: types.ModuleType) -> None:
+    import torch
+
+    point = torch.tensor([0.3, -1.2, 2.0])
+    numeric = seminar.finite_difference_grad(lambda v: (v**3).sum(), point)
+    assert seminar.relative_error(numeric, 3 * point.double() ** 2) < 1e-8
+    assert seminar.relative_error(torch.ones(3), -torch.ones(3)) == pytest.approx(1.0)
+
+
+def test_part1_l2_penalty_and_its_gradient(seminar: types.ModuleType) -> None:
+    import torch
+
+    torch.manual_seed(3)
+    model = seminar.MLP(hidden=8)
+    squares = sum(float((p.detach().double() ** 2).sum()) for p in model.parameters())
+    assert seminar.l2_penalty(model).item() == pytest.approx(seminar.ALPHA * squares, rel=1e-5)
+    assert seminar.l2_penalty(model, alpha=0.5).item() == pytest.approx(0.5 * squares, rel=1e-5)
+    seminar.l2_penalty(model, alpha=0.5).backward()
+    for p in model.parameters():
+        assert torch.allclose(p.grad, 2 * 0.5 * p.detach())
+
+
+def test_part1_accuracy_counts_signs(seminar: types.ModuleType) -> None:
+    import torch
+    from torch import nn
+
+    class Fixed(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[:, 0]
+
+    X = torch.tensor([[1.0, 0.0], [-2.0, 0.0], [0.5, 0.0], [-0.1, 0.0]])
+    assert seminar.accuracy(Fixed(), X, torch.tensor([1.0, -1.0, -1.0, -1.0])) == pytest.approx(0.75)
+
+
+def test_part1_training_uses_no_torch_optim(seminar: types.ModuleType, monkeypatch: pytest.MonkeyPatch, single_thread: None) -> None:
+    import inspect
+
+    import torch
+
+    for func in (seminar.train, seminar.sgd_step):
+        tree = ast.parse(inspect.getsource(func))
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        assert "optim" not in names and not any("Optimizer" in name for name in names), f"{func.__name__} uses torch.optim"
+    assert "sgd_step" in {n.func.id for n in ast.walk(ast.parse(inspect.getsource(seminar.train))) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("torch.optim was used")
+
+    monkeypatch.setattr(torch.optim.Optimizer, "step", forbidden)
+    monkeypatch.setattr(torch.optim.Optimizer, "__init__", forbidden)
+    X, y = moons_tensors(64)
+    torch.manual_seed(0)
+    seminar.train(seminar.MLP(hidden=16), X, y, n_epochs=2, batch_size=16)
+
+
+def test_part1_train_learns_and_is_reproducible(seminar: types.ModuleType, single_thread: None) -> None:
+    import torch
+
+    X, y = moons_tensors(200)
+    histories, weights = [], []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = seminar.MLP(hidden=32)
+        before = seminar.accuracy(model, X, y)
+        histories.append(seminar.train(model, X, y, n_epochs=40, lr=0.2, batch_size=32, X_val=X[:20], y_val=y[:20], desc="test"))
+        weights.append(model.layers[0].weight.detach().clone())
+    history = histories[0]
+    assert len(history["loss"]) == len(history["train_acc"]) == len(history["val_acc"]) == 40
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert history["train_acc"][-1] >= max(before + 0.3, 0.9)
+    assert histories[0] == histories[1] and torch.equal(weights[0], weights[1])
+
+
+def test_part1_looped_and_batched_gradients_agree(seminar: types.ModuleType, single_thread: None) -> None:
+    import torch
+
+    X, y = moons_tensors(40, seed=5)
+    torch.manual_seed(5)
+    model = seminar.MLP(hidden=16)
+    loop_loss, loop_grads = seminar.loss_and_grads_loop(model, X, y)
+    batch_loss, batch_grads = seminar.loss_and_grads_batch(model, X, y)
+    assert loop_loss == pytest.approx(batch_loss, rel=1e-5)
+    assert len(loop_grads) == len(batch_grads) == 6
+    for a, b in zip(loop_grads, batch_grads, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert any(g.abs().max() > 1e-3 for g in batch_grads)  # not a vacuous comparison of zeros
+
+
+def test_part1_identity_mlp_collapses_to_a_linear_map(seminar: types.ModuleType) -> None:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(6)
+    x = torch.randn(50, 2)
+    identity = seminar.MLP(nn.Identity)
+    weight, bias = seminar.compose_linear(identity)
+    assert weight.shape == (1, 2) and bias.shape == (1,)
+    assert torch.allclose((x @ weight.T + bias).squeeze(-1), identity(x).detach(), atol=1e-5)
+    relu = seminar.MLP(nn.ReLU)
+    weight, bias = seminar.compose_linear(relu)
+    assert not torch.allclose((x @ weight.T + bias).squeeze(-1), relu(x).detach(), atol=1e-3)
+
+
+def test_part1_broadcast_rules_match_torch(seminar: types.ModuleType) -> None:
+    import random
+
+    import torch
+
+    rnd = random.Random(7)
+    compatible = incompatible = 0
+    for _ in range(600):
+        shapes = [tuple(rnd.choice([1, 1, 2, 3]) for _ in range(rnd.randint(0, 4))) for _ in range(2)]
+        try:
+            expected = tuple(torch.broadcast_shapes(*shapes))
+        except RuntimeError:
+            with pytest.raises(ValueError):
+                seminar.broadcast_shape(*shapes)
+            incompatible += 1
+        else:
+            assert seminar.broadcast_shape(*shapes) == expected
+            compatible += 1
+    assert compatible > 50 and incompatible > 50
+
+
+def test_part1_decision_boundary_plot_is_labelled(seminar: types.ModuleType) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    X, y = moons_tensors(30)
+    torch.manual_seed(0)
+    fig, ax = plt.subplots()
+    try:
+        seminar.plot_decision_boundary(ax, seminar.torch_score_fn(seminar.MLP(hidden=4)), X, y, "probe")
+        assert ax.get_title() == "probe" and ax.get_xlabel() and ax.get_ylabel()
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert len(labels) == 3
+    finally:
+        plt.close(fig)
+
+
+def test_part1_every_section_asks_the_audience(seminar_nb: NotebookNode) -> None:
+    """Taught live: each of the sections 1-8 poses at least one question before a reveal."""
+    cells = [seminar_nb.cells[i] for i in part1_cell_indices(seminar_nb)]
+    sections: dict[str, str] = {}
+    current = None
+    for cell in cells:
+        for line in cell.source.splitlines():
+            if cell.cell_type == "markdown" and re.match(r"## \d\. ", line):
+                current = line
+        if current and cell.cell_type == "markdown":
+            sections[current] = sections.get(current, "") + cell.source
+    numbered = [h for h in sections if re.match(r"## [1-8]\. ", h)]
+    assert len(numbered) == 8
+    for heading in numbered:
+        assert "**Вопрос.**" in sections[heading], f"{heading}: no question to the audience"
+
+
+# ---- the executed notebook ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_part1_parameter_count_in_run(executed: ExecutionResult) -> None:
+    ns = executed.namespace
+    assert ns["n_params"] == ns["n_params_by_hand"] == 10_501
+    assert "Всего параметров: 10501 (по формуле: 10501)" in part1_text(executed)
+
+
+@pytest.mark.slow
+def test_part1_data_matches_the_interface(executed: ExecutionResult) -> None:
+    text = part1_text(executed)
+    assert "X_train (350, 2) torch.float32 | y_train (350,) torch.float32" in text
+    assert "X_test  (150, 2) torch.float32 | y_test  (150,) torch.float32" in text
+    assert "train: класс -1: 175 объектов, класс +1: 175 объектов" in text
+    assert executed.namespace["ALPHA"] == 1e-4
+
+
+@pytest.mark.slow
+def test_part1_relu_mlp_accuracy(executed: ExecutionResult) -> None:
+    ns = executed.namespace
+    print(f"\n[benchmark] MLP ReLU accuracy: train {ns['train_acc']:.3f} (>= 0.97), test {ns['test_acc']:.3f} (>= 0.95)")
+    assert ns["train_acc"] >= 0.97
+    assert ns["test_acc"] >= 0.95
+    assert ns["results"]["MLP ReLU"] == {"train": ns["train_acc"], "test": ns["test_acc"]}
+
+
+@pytest.mark.slow
+def test_part1_results_table_and_linear_models(executed: ExecutionResult) -> None:
+    results = executed.namespace["results"]
+    assert list(results) == ["MLP ReLU", "MLP Sigmoid", "MLP Identity", "LinearSVC", "SVC poly (d=3)", "SVC rbf"]
+    for accs in results.values():
+        assert 0.0 <= accs["train"] <= 1.0 and 0.0 <= accs["test"] <= 1.0
+    print("\n[benchmark] test accuracy: " + ", ".join(f"{k} {v['test']:.3f}" for k, v in results.items()))
+    # Identity is a linear model: no better than the linear SVM, clearly worse than ReLU
+    assert results["MLP Identity"]["test"] <= results["LinearSVC"]["test"] + 0.02
+    assert results["MLP Identity"]["train"] <= results["LinearSVC"]["train"] + 0.02
+    assert results["MLP Identity"]["test"] < results["MLP ReLU"]["test"] - 0.05
+    assert results["SVC rbf"]["test"] >= 0.95
+    collapse = executed.namespace["collapse_max_diff"]
+    assert executed.namespace["identity_collapse_max_diff"] == collapse["Identity"] < 1e-4
+    assert collapse["ReLU"] > 0.1
+
+
+@pytest.mark.slow
+def test_part1_gradient_checks_in_run(executed: ExecutionResult) -> None:
+    ns = executed.namespace
+    print(f"\n[benchmark] hinge gradient relative error: autograd {ns['hinge_grad_rel_error']:.1e}, finite differences {ns['hinge_grad_fd_rel_error']:.1e}")
+    assert ns["hinge_grad_rel_error"] < 1e-6
+    assert ns["hinge_grad_fd_rel_error"] < 1e-6
+    assert ns["l2_grad_rel_error"] < 1e-6
+    assert set(ns["svm_kernel_rel_error"]) == {"SVC poly (d=3)", "SVC rbf"}
+    assert all(error < 1e-6 for error in ns["svm_kernel_rel_error"].values())
+    assert ns["mlp_formula_rel_error"] < 1e-6
+    text = part1_text(executed)
+    assert f"формула vs autograd:           относительная ошибка {ns['hinge_grad_rel_error']:.2e}" in text
+
+
+@pytest.mark.slow
+def test_part1_batching_speedup(executed: ExecutionResult) -> None:
+    ns = executed.namespace
+    assert ns["batch_grad_rel_error"] < 1e-5 and ns["batch_loss_abs_diff"] < 1e-5
+    assert ns["bench_sizes"][-1] == 350 and len(ns["speedups"]) == len(ns["bench_sizes"])
+    assert ns["speedup"] == ns["speedups"][-1] == ns["loop_seconds"][-1] / ns["batch_seconds"][-1]
+    print(f"\n[benchmark] batching speedup at n = 350: {ns['speedup']:.0f}x (threshold 80x; margin {ns['speedup'] / 80:.2f}x)")
+    assert ns["speedup"] >= 80
+    text = part1_text(executed)
+    assert "потоков PyTorch: 1" in text and "логических ядер:" in text
+
+
+@pytest.mark.slow
+def test_part1_outputs_are_clean_and_figures_shown(executed: ExecutionResult) -> None:
+    images = 0
+    for i in part1_cell_indices(executed.notebook):
+        cell = executed.notebook.cells[i]
+        if cell.cell_type != "code":
+            continue
+        for output in cell.outputs:
+            assert output.output_type != "error"
+            if output.output_type == "stream" and output.name == "stderr":
+                assert "warn" not in output.text.lower(), f"cell {i} warns: {output.text[:200]}"
+            if "data" in output and "image/png" in output["data"]:
+                images += 1
+        if "plt.subplots" in cell.source:
+            assert "plt.show()" in cell.source
+            assert sum("image/png" in o.get("data", {}) for o in cell.outputs) == 1, f"cell {i}: one figure expected"
+    assert images >= 7
+
+
+@pytest.mark.slow
+def test_part1_runs_within_its_budget(executed: ExecutionResult) -> None:
+    seconds = executed.seconds_between(PART1_HEADING, PART2_HEADING)
+    print(f"\n[benchmark] Part I: {seconds:.1f} s in a fresh kernel (budget {PART1_BUDGET_S:.0f} s)")
+    assert seconds <= PART1_BUDGET_S
+
+
+@pytest.mark.slow
+def test_part1_sigmoid_is_slow_but_nonlinear(executed: ExecutionResult) -> None:
+    ns = executed.namespace
+    short_budget, long_budget = ns["N_EPOCHS"], ns["SIGMOID_LONG_EPOCHS"]
+    print(f"\n[benchmark] Sigmoid MLP: train accuracy first >= 0.95 at epoch {ns['sigmoid_escape_epoch']} (common budget {short_budget}); after {long_budget} epochs test {ns['sigmoid_long_acc']['test']:.3f}")
+    assert ns["results"]["MLP Sigmoid"]["train"] < 0.9  # stuck near the linear models after the common budget
+    assert ns["sigmoid_escape_epoch"] is not None and short_budget < ns["sigmoid_escape_epoch"] <= long_budget
+    assert ns["sigmoid_long_acc"]["test"] >= 0.9
+    assert len(ns["sigmoid_long_history"]["loss"]) == long_budget
+    norms = ns["first_layer_grad_norm"]
+    assert norms["ReLU"] > 2 * norms["Sigmoid"]
