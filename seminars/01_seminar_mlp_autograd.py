@@ -105,7 +105,8 @@ print(f"Потоков CPU у PyTorch: {torch.get_num_threads()}, GPU досту
 # * тензор умеет запоминать, как он был получен, и вычислять производные — это
 #   **автоматическое дифференцирование** (automatic differentiation, autograd), ему посвящена
 #   часть II;
-# * тензор может жить на видеокарте (GPU), где те же операции выполняются во много раз быстрее.
+# * тензор может жить на видеокарте (GPU), где те же операции над большими тензорами
+#   выполняются во много раз быстрее.
 #
 # Во всём остальном PyTorch старается повторять NumPy: если вы знаете NumPy, вы уже почти знаете
 # тензоры. Проверим это по пунктам.
@@ -145,11 +146,14 @@ print("torch.tensor([1.0, 2.0]).dtype   ->", torch.tensor([1.0, 2.0]).dtype)
 print("torch.tensor([1, 2]).dtype       ->", torch.tensor([1, 2]).dtype)
 print("torch.from_numpy(float64).dtype  ->", torch.from_numpy(np.array([1.0, 2.0])).dtype)
 print("(int64 + float32).dtype          ->", (torch.tensor([1, 2]) + torch.tensor([0.5, 0.5])).dtype)
+print("NumPy: (int64 + float32).dtype   ->", (np.array([1, 2]) + np.array([0.5, 0.5], dtype=np.float32)).dtype)
 
 # %% [markdown]
 # Вещественные числа в NumPy по умолчанию `float64`, в PyTorch — `float32`: нейросетям хватает
 # одинарной точности, она занимает вдвое меньше памяти и обычно считается быстрее. Но
 # `torch.from_numpy` **сохраняет** dtype массива, и тензор из NumPy оказывается `float64`.
+# При смешивании целого и вещественного тензоров результат вещественный, причём PyTorch берёт
+# вещественный тип операнда (`int64 + float32 -> float32`), а NumPy повышает до `float64`.
 #
 # **Вопрос.** Веса слоя `nn.Linear` имеют тип `float32`. Что будет, если подать в слой тензор,
 # полученный из массива NumPy «как есть»?
@@ -203,8 +207,10 @@ print("matrix.T.reshape(6):", flat.tolist(), "| это копия:", not same_me
 
 # %% [markdown]
 # `view` никогда не копирует данные: он лишь по-другому «читает» тот же буфер памяти, поэтому
-# требует, чтобы элементы лежали в памяти подряд в нужном порядке (contiguous). Транспонирование
-# меняет только порядок чтения, и `view` на нём падает. `reshape` сделает `view`, когда это
+# новая форма должна быть совместима с тем, как элементы уже лежат в памяти (шаги, strides).
+# Проще всего это, когда тензор непрерывный (contiguous): элементы лежат подряд построчно.
+# Транспонирование меняет только порядок чтения (шаги), тензор перестаёт быть непрерывным, и
+# `view(6)` на нём падает. `reshape` сделает `view`, когда это
 # возможно, а иначе — копию.
 #
 # ### 1.4. Индексация
@@ -318,8 +324,8 @@ print("Совпадает с NumPy:", np.allclose((mat @ mat).numpy(), mat_np @ 
 # 1. формы выравниваются **по правому краю**; недостающие слева измерения считаются равными 1;
 # 2. в каждой позиции размеры должны быть **равны**, или один из них должен быть **равен 1**;
 #    иначе — ошибка;
-# 3. размер результата в каждой позиции — **больший** из двух: измерение размера 1
-#    «растягивается» (повторяется) без копирования данных.
+# 3. размер результата в каждой позиции — тот из двух, что **не равен 1** (если оба равны 1,
+#    то 1): измерение размера 1 «растягивается» (повторяется) без копирования данных.
 #
 # Запишем правила кодом и сверим с самим PyTorch (`torch.broadcast_shapes`).
 
@@ -337,7 +343,7 @@ def broadcast_shape(shape_a: tuple[int, ...], shape_b: tuple[int, ...]) -> tuple
     for size_a, size_b in zip(padded_a, padded_b, strict=True):
         if size_a != size_b and 1 not in (size_a, size_b):  # правило 2
             raise ValueError(f"формы {shape_a} и {shape_b} несовместимы")
-        result.append(max(size_a, size_b))  # правило 3
+        result.append(size_a if size_b == 1 else size_b)  # правило 3 (верно и для размера 0)
     return tuple(result)
 
 
@@ -505,8 +511,8 @@ print(model)
 # %% [markdown]
 # **Вопрос.** Сколько обучаемых параметров у этой сети? Посчитайте в уме.
 #
-# У слоя `nn.Linear(in, out)` матрица весов $W$ размера $out \times in$ и вектор сдвигов $b$
-# длины $out$, то есть $in \cdot out + out$ параметров. У активаций параметров нет. Итого:
+# У слоя `nn.Linear(in, out)` матрица весов $W$ размера $\text{out} \times \text{in}$ и вектор
+# сдвигов $b$ длины $\text{out}$, то есть $\text{in} \cdot \text{out} + \text{out}$ параметров. У активаций параметров нет. Итого:
 #
 # $$(2 \cdot 100 + 100) + (100 \cdot 100 + 100) + (100 \cdot 1 + 1) = 300 + 10\,100 + 101 = 10\,501.$$
 
@@ -703,7 +709,9 @@ print(f"формула vs конечные разности:  относител
 # ### 4.2. Градиент L2-регуляризации
 #
 # $\dfrac{\partial}{\partial \theta_j}\, \alpha \sum_k \theta_k^2 = 2 \alpha \theta_j$: регуляризация
-# тянет каждый вес к нулю пропорционально его величине (поэтому её называют ещё weight decay).
+# тянет каждый вес к нулю пропорционально его величине. На шаге градиентного спуска с шагом $\eta$
+# она умножает каждый вес на $(1 - 2\eta\alpha)$, поэтому её называют ещё **затуханием весов**
+# (weight decay).
 # Проверим на параметрах нашей сети.
 
 # %%
@@ -749,6 +757,7 @@ def sgd_step(model: nn.Module, lr: float) -> None:
             param -= lr * param.grad
 
 
+# %%
 def train(
     model: nn.Module,
     X: torch.Tensor,
@@ -855,6 +864,7 @@ def plot_decision_boundary(
     ax.legend(fontsize=8, loc="lower left")
 
 
+# %%
 fig, ax = plt.subplots(figsize=(5, 4))
 plot_decision_boundary(ax, torch_score_fn(model), X_test, y_test, f"MLP ReLU на test: accuracy {test_acc:.3f}")
 plt.show()
@@ -937,7 +947,8 @@ for name in ("Identity", "ReLU"):
     with torch.no_grad():
         as_linear = X_test @ weight.T + bias  # (n, 2) @ (2, 1) + (1,) -> (n, 1)
         collapse_max_diff[name] = (as_linear.squeeze(-1) - mlps[name](X_test)).abs().max().item()
-    print(f"{name:8}: W = {weight.squeeze(0).tolist()}, b = {bias.item():+.4f}; "
+    weight_text = ", ".join(f"{w:+.3f}" for w in weight.squeeze(0).tolist())
+    print(f"{name:8}: W = [{weight_text}], b = {bias.item():+.4f}; "
           f"max |W x + b - s(x)| = {collapse_max_diff[name]:.2e}")
 identity_collapse_max_diff = collapse_max_diff["Identity"]
 
@@ -1003,8 +1014,11 @@ sigmoid_long_history = train(
 sigmoid_escape_epoch = next(
     (epoch for epoch, acc in enumerate(sigmoid_long_history["train_acc"], start=1) if acc >= 0.95), None
 )
+relu_escape_epoch = next(
+    (epoch for epoch, acc in enumerate(mlp_histories["ReLU"]["train_acc"], start=1) if acc >= 0.95), None
+)
 sigmoid_long_acc = {"train": accuracy(sigmoid_long, X_train, y_train), "test": accuracy(sigmoid_long, X_test, y_test)}
-print(f"Точность на train впервые >= 0.95 на эпохе {sigmoid_escape_epoch} (у ReLU весь бюджет — {N_EPOCHS} эпох)")
+print(f"Точность на train впервые >= 0.95: Sigmoid — на эпохе {sigmoid_escape_epoch}, ReLU — на эпохе {relu_escape_epoch}")
 print(f"После {SIGMOID_LONG_EPOCHS} эпох: train {sigmoid_long_acc['train']:.3f}, test {sigmoid_long_acc['test']:.3f}")
 
 # %%
@@ -1025,8 +1039,8 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Сигмоида нелинейна и тоже изгибает границу, но ей нужно в несколько раз больше шагов: долгое
-# плато — типичный симптом затухающих градиентов. Это одна из причин, по которым в скрытых слоях
+# Сигмоида нелинейна и тоже изгибает границу, но ей нужно во много раз больше эпох (сравните
+# номера эпох выше): долгое плато — типичный симптом затухающих градиентов. Это одна из причин, по которым в скрытых слоях
 # современных сетей используют ReLU и её родственников, а сигмоиду оставляют для выходов,
 # которые должны быть вероятностями.
 
@@ -1040,9 +1054,11 @@ plt.show()
 #
 # $$s(x) = \sum_{i \in SV} \beta_i\, k(x_i, x) + b,$$
 #
-# где сумма идёт по опорным векторам (support vectors), $\beta_i = \lambda_i y_i$. Сравним:
+# где сумма идёт по опорным векторам (support vectors), $\beta_i = \lambda_i y_i$, а $\lambda_i > 0$ —
+# двойственные переменные (множители Лагранжа) задачи SVM. Сравним:
 #
-# * `LinearSVC` — линейный SVM;
+# * `LinearSVC` — линейный SVM (по умолчанию он минимизирует **квадрат** hinge loss,
+#   `loss="squared_hinge"`, и штрафует ещё и сдвиг $b$, но граница всё равно прямая);
 # * `SVC(kernel="poly")` — полиномиальное ядро $k(x, z) = (\gamma\, x^\top z + c_0)^d$;
 # * `SVC(kernel="rbf")` — гауссово (RBF) ядро $k(x, z) = \exp(-\gamma \lVert x - z \rVert^2)$.
 #
@@ -1091,7 +1107,7 @@ plt.show()
 
 # %% [markdown]
 # MLP с Identity и `LinearSVC` — обе линейные модели, и точность у них почти одинаковая; MLP с ReLU
-# и SVM с RBF-ядром проводят похожие изогнутые границы. Разница в том, **как** получается
+# и SVM с RBF- и полиномиальным ядром проводят похожие изогнутые границы. Разница в том, **как** получается
 # нелинейность: SVM задаёт признаки заранее через ядро (и хранит опорные векторы), а MLP
 # **выучивает** признаки в скрытых слоях.
 
@@ -1218,7 +1234,7 @@ plt.show()
 # отдельных операций — всё это **накладные расходы** (overhead), которые на крошечных тензорах
 # `(1, 100)` намного дороже самой арифметики. Батч платит эти расходы **один раз**, а саму
 # арифметику делает одним матричным умножением `(n, 100) @ (100, 100)`, которое библиотека
-# линейной алгебры выполняет векторными инструкциями процессора и с хорошей работой с кэшем.
+# линейной алгебры выполняет векторными инструкциями процессора, эффективно используя кэш.
 # Поэтому время батча почти не растёт, пока $n$ невелико, и ускорение растёт вместе с $n$. На GPU
 # разрыв ещё больше: запуск каждой операции там дороже, а параллельных вычислителей — тысячи.
 #
@@ -1231,7 +1247,7 @@ plt.show()
 #   градиенты и жить на GPU; broadcasting работает по тем же правилам — и так же легко
 #   незаметно превращает `(n, 1)` и `(n,)` в `(n, n)`.
 # * Модель — наследник `nn.Module`; вызываем её как `model(x)`; параметры считаются по формуле
-#   $in \cdot out + out$ на каждый линейный слой.
+#   $\text{in} \cdot \text{out} + \text{out}$ на каждый линейный слой.
 # * Hinge loss с метками $\pm 1$ и L2-регуляризацией — та же функция потерь, что у SVM; её
 #   градиент по оценкам $-\frac{y_i}{n}[y_i s_i < 1]$ совпал с autograd.
 # * SGD — это несколько строк: `zero_grad`, `backward`, `param -= lr * param.grad` под `no_grad`.
