@@ -1266,27 +1266,1903 @@ print(f"Ускорение батча на {bench_sizes[-1]} объектах: {
 
 # %% [markdown]
 # # Часть II. Autograd и backpropagation
+#
+# В первой части градиенты появлялись «сами»: мы писали `loss.backward()`, и в `.grad` каждого
+# параметра оказывалась производная функции потерь. Теперь разберёмся, что происходит внутри:
+# что такое вычислительный граф, как по нему идут прямой и обратный проходы, как считать
+# производные по векторам и матрицам и как написать свой маленький autograd.
+
+# %%
+import copy
+import math
+import random
+import sys
+import warnings
+
+from matplotlib.patches import Patch
 
 # %% [markdown]
 # ## 1. Мотивация: зачем нужно автоматическое дифференцирование
+#
+# Для шага градиентного спуска нужен градиент функции потерь по **всем** параметрам. Получить его
+# можно тремя способами.
+#
+# 1. **Вывести руками.** Для MLP это несколько страниц выкладок, и их надо переделывать при каждом
+#    изменении архитектуры; одна опечатка в знаке, и сеть молча учится не туда.
+# 2. **Конечные разности** (finite differences): для каждого параметра $\theta_i$
+#    $$\frac{\partial L}{\partial \theta_i} \approx \frac{L(\theta + h e_i) - L(\theta - h e_i)}{2h}.$$
+#    Просто и универсально, но это **два прямых прохода на каждый параметр**.
+# 3. **Автоматическое дифференцирование** (automatic differentiation, autodiff) в обратном режиме
+#    (reverse mode), оно же **backpropagation**: градиент по всем параметрам сразу за время
+#    порядка одного-двух прямых проходов.
+#
+# Проверим на MLP из части I. Считаем в float64, чтобы конечные разности были точными.
+
+# %%
+def full_loss(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Функция потерь из части I: hinge loss плюс L2-регуляризация всех параметров."""
+    return hinge_loss(net(X), y) + l2_penalty(net)
+
+
+net64 = copy.deepcopy(model).double()  # обученная в части I сеть, в float64
+X64, y64 = X_train.double(), y_train.double()
+print(f"Параметров у MLP из части I: {sum(p.numel() for p in net64.parameters())}")
+
+# %% [markdown]
+# Один backward: замеряем медиану нескольких повторов (одиночный замер в миллисекунды шумит).
+
+# %%
+def backward_gradient(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Градиент full_loss по всем параметрам одним forward + backward, вытянутый в вектор."""
+    net.zero_grad()
+    full_loss(net, X, y).backward()
+    return torch.cat([p.grad.reshape(-1) for p in net.parameters()])
+
+
+grad_backprop = backward_gradient(net64, X64, y64)
+backward_seconds = median_seconds(lambda: backward_gradient(net64, X64, y64), repeats=21)
+print(f"forward + backward: {1e3 * backward_seconds:.2f} мс")
+
+# %% [markdown]
+# **Вопрос.** Как вы думаете, во сколько раз дольше посчитать тот же градиент конечными разностями?
+#
+# Все 10 501 производных конечными разностями — это больше 20 000 прямых проходов, слишком долго для
+# семинара. Измерим время на случайных `FD_PARAMS` параметрах; каждый параметр стоит одинаково
+# (два прямых прохода), поэтому время на все параметры растёт линейно, и его легко оценить.
+
+# %%
+FD_PARAMS = 500
+
+
+def finite_difference_param_grad(
+    loss_fn: Callable[[], torch.Tensor],
+    params: list[torch.Tensor],
+    chosen: list[torch.Tensor] | None = None,
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    """Градиент loss_fn() центральными разностями: два вызова loss_fn на каждый элемент.
+
+    chosen[k] — номера элементов params[k], по которым дифференцируем (по умолчанию все).
+    """
+    grads = []
+    with torch.no_grad():
+        for k, p in enumerate(params):
+            flat = p.view(-1)  # представление (view): меняя flat, меняем сам параметр
+            for i in range(flat.numel()) if chosen is None else chosen[k].tolist():
+                old = flat[i].item()
+                flat[i] = old + eps
+                plus = loss_fn().item()
+                flat[i] = old - eps
+                minus = loss_fn().item()
+                flat[i] = old
+                grads.append((plus - minus) / (2 * eps))
+    return torch.tensor(grads, dtype=torch.float64)
+
+
+# %% [markdown]
+# Выберем случайные элементы каждого тензора параметров (пропорционально его размеру), посчитаем
+# по ним градиент конечными разностями и сравним с backprop.
+
+# %%
+fd_gen = torch.Generator().manual_seed(SEED)
+chosen = [torch.randperm(p.numel(), generator=fd_gen)[: max(1, round(FD_PARAMS * p.numel() / n_params))]
+          for p in net64.parameters()]
+n_chosen = sum(len(c) for c in chosen)
+
+start = time.perf_counter()
+grad_numeric = finite_difference_param_grad(lambda: full_loss(net64, X64, y64), list(net64.parameters()), chosen)
+fd_seconds = time.perf_counter() - start
+fd_full_estimate_seconds = fd_seconds * n_params / n_chosen
+grad_backprop_chosen = torch.cat([p.grad.reshape(-1)[c] for p, c in zip(net64.parameters(), chosen, strict=True)])
+fd_relative_error = relative_error(grad_numeric, grad_backprop_chosen)
+print(f"конечные разности по {n_chosen} параметрам: {fd_seconds:.2f} с ({2 * n_chosen} прямых проходов)")
+print(f"на все {n_params} параметров ушло бы ≈ {fd_full_estimate_seconds:.0f} с (оценка по этому замеру)")
+fd_speedup = float(f"{fd_full_estimate_seconds / backward_seconds:.2g}")  # два значащих знака
+fd_speedup_text = f"{fd_speedup:,.0f}".replace(",", " ")
+print(f"backprop, все {n_params} параметров сразу: {1e3 * backward_seconds:.2f} мс, "
+      f"то есть примерно в {fd_speedup_text} раз быстрее")
+print(f"относительная ошибка между градиентами на этих {n_chosen} параметрах: {fd_relative_error:.1e}")
+
+# %% [markdown]
+# Градиенты совпадают (значит, backprop считает ту же производную), но конечные разности
+# медленнее на порядки, и разрыв растёт с числом параметров: у GPT-подобной модели их миллиарды.
+# При этом конечные разности остаются отличным **тестом**: ими мы дальше проверяем каждую формулу.
 
 # %% [markdown]
 # ## 2. Forward и backward pass
+#
+# Любое вычисление можно записать как **вычислительный граф** (computational graph): узлы —
+# промежуточные величины, рёбра ведут от аргументов операции к её результату. Возьмём
+#
+# $$f(x, y, z) = (x + y)\cdot z,\qquad q = x + y,\quad f = q\cdot z,\qquad x = -2,\ y = 5,\ z = -4.$$
+#
+# * **Прямой проход** (forward pass) идёт от входов к выходу и **запоминает** промежуточные
+#   значения: $q = 3$, $f = -12$.
+# * **Обратный проход** (backward pass) идёт от выхода к входам. Каждый узел получает сверху
+#   градиент $\frac{\partial f}{\partial \text{узел}}$ (upstream) и отдаёт вниз
+#   **upstream × локальная производная** своей операции.
+#
+# **Вопрос.** Как вы думаете, чему равны $\frac{\partial f}{\partial x}$, $\frac{\partial f}{\partial y}$,
+# $\frac{\partial f}{\partial z}$?
+
+# %%
+x_val, y_val, z_val = -2.0, 5.0, -4.0
+# прямой проход: значения от входов к выходу
+q_val = x_val + y_val
+f_val = q_val * z_val
+# обратный проход: градиенты от выхода к входам, upstream × локальная производная
+df_df = 1.0
+df_dq = df_df * z_val  # ∂(q·z)/∂q = z
+df_dz = df_df * q_val  # ∂(q·z)/∂z = q
+df_dx = df_dq * 1.0  # ∂(x + y)/∂x = 1
+df_dy = df_dq * 1.0  # ∂(x + y)/∂y = 1
+print(f"forward:  q = {q_val}, f = {f_val}")
+print(f"backward: df/dx = {df_dx}, df/dy = {df_dy}, df/dz = {df_dz}")
+
+# %% [markdown]
+# Проверим то же самое в PyTorch: `backward()` делает ровно этот обратный проход.
+
+# %%
+xt, yt, zt = (torch.tensor(v, requires_grad=True) for v in (x_val, y_val, z_val))
+ft = (xt + yt) * zt
+ft.backward()
+print(f"PyTorch:  f = {ft.item()}, df/dx = {xt.grad.item()}, df/dy = {yt.grad.item()}, df/dz = {zt.grad.item()}")
+
+# %% [markdown]
+# Нарисуем граф. Функция `draw_graph` принимает подписи узлов и рёбра «аргумент → результат»;
+# она пригодится ещё раз в разделе 6.
+
+# %%
+def draw_graph(labels: dict[str, str], edges: list[tuple[str, str]], ax: plt.Axes, title: str) -> None:
+    """Рисует вычислительный граф слева направо: входы слева, выход справа.
+
+    labels — подпись каждого узла, в топологическом порядке (аргументы раньше результатов);
+    edges — пары (аргумент, результат): стрелка идёт по направлению прямого прохода.
+    """
+    inputs_of = {name: [src for src, dst in edges if dst == name] for name in labels}
+    column: dict[str, int] = {}
+    for name in labels:  # колонка узла = длина самого длинного пути от входов
+        column[name] = 1 + max((column[src] for src in inputs_of[name]), default=-1)
+    by_column: dict[int, list[str]] = {}
+    for name in labels:
+        by_column.setdefault(column[name], []).append(name)
+    position = {}
+    for col, names in by_column.items():
+        for row, name in enumerate(names):
+            position[name] = (col, (len(names) - 1) / 2 - row)
+    for src, dst in set(edges):
+        ax.annotate("", xy=position[dst], xytext=position[src],
+                    arrowprops={"arrowstyle": "->", "color": "gray", "shrinkA": 28, "shrinkB": 28})
+    for name, text in labels.items():
+        color = "#cfe2ff" if not inputs_of[name] else "#ffe8a3"
+        ax.text(*position[name], text, ha="center", va="center", fontsize=9,
+                bbox={"boxstyle": "round", "facecolor": color})
+    height = max(len(names) for names in by_column.values())
+    ax.set_xlim(-0.6, max(by_column) + 0.6)
+    ax.set_ylim(-height / 2 - 0.3, height / 2 + 0.3)
+    ax.set_title(title)
+    ax.axis("off")
+    ax.legend(handles=[Patch(facecolor="#cfe2ff", label="вход (лист)"), Patch(facecolor="#ffe8a3", label="операция")],
+              loc="lower right", fontsize=8)
+
+
+edges_f = [("x", "q"), ("y", "q"), ("q", "f"), ("z", "f")]
+forward_labels = {"x": f"x = {x_val:g}", "y": f"y = {y_val:g}", "z": f"z = {z_val:g}",
+                  "q": f"q = x + y\n= {q_val:g}", "f": f"f = q · z\n= {f_val:g}"}
+backward_labels = {"x": f"∂f/∂x = {df_dx:g}", "y": f"∂f/∂y = {df_dy:g}", "z": f"∂f/∂z = {df_dz:g}",
+                   "q": f"∂f/∂q = {df_dq:g}", "f": f"∂f/∂f = {df_df:g}"}
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+draw_graph(forward_labels, edges_f, axes[0], "Forward: значения идут слева направо")
+draw_graph(backward_labels, edges_f, axes[1], "Backward: градиенты идут справа налево")
+plt.show()
+
+# %% [markdown]
+# Заметьте две вещи, которые нам ещё пригодятся:
+#
+# * сложение **раздаёт** градиент: $x$ и $y$ получили ровно $\partial f/\partial q$;
+# * умножение **меняет входы местами**: $\partial f/\partial z = q$, а $\partial f/\partial q = z$.
+#
+# Поэтому прямой проход обязан сохранить промежуточные значения: без $q$ не посчитать $\partial f/\partial z$.
 
 # %% [markdown]
 # ## 3. Chain rule
+#
+# Обратный проход — это многократное применение **цепного правила** (chain rule).
+#
+# **Скалярная форма.** Если $y = g(x)$ и $L = f(y)$, то
+# $$\frac{dL}{dx} = \frac{dL}{dy}\cdot\frac{dy}{dx}.$$
+# Если $x$ влияет на $L$ по нескольким путям (через $y_1, \dots, y_m$), вклады путей **складываются**:
+# $$\frac{\partial L}{\partial x} = \sum_{i=1}^{m} \frac{\partial L}{\partial y_i}\cdot\frac{\partial y_i}{\partial x}.$$
+#
+# **Пример руками:** $L = \sin(x^2)$. Обозначим $u = x^2$: $\frac{dL}{dx} = \cos(u)\cdot 2x = 2x\cos(x^2)$.
+
+# %%
+x0 = 1.3
+x_t = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+torch.sin(x_t**2).backward()
+by_hand = 2 * x0 * math.cos(x0**2)
+print(f"руками: {by_hand:.12f}, autograd: {x_t.grad.item():.12f}, "
+      f"отн. ошибка {abs(by_hand - x_t.grad.item()) / abs(by_hand):.1e}")
+
+# %% [markdown]
+# **Пример с двумя путями:** $L = x\cdot\sigma(x)$ (это функция активации SiLU). Переменная $x$ входит
+# и в первый множитель, и в сигмоиду, поэтому
+# $$\frac{dL}{dx} = \underbrace{\sigma(x)}_{\text{путь через множитель}} + \underbrace{x\,\sigma(x)\,(1 - \sigma(x))}_{\text{путь через } \sigma}.$$
+#
+# **Вопрос.** Как вы думаете, что будет, если забыть один из путей?
+
+# %%
+x_t = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+(x_t * torch.sigmoid(x_t)).backward()
+s0 = 1 / (1 + math.exp(-x0))
+both_paths = s0 + x0 * s0 * (1 - s0)
+only_first = s0
+print(f"оба пути: {both_paths:.12f}, autograd: {x_t.grad.item():.12f}, "
+      f"отн. ошибка {abs(both_paths - x_t.grad.item()) / abs(both_paths):.1e}")
+print(f"только первый путь: {only_first:.6f}, ошибка была бы {abs(only_first - x_t.grad.item()) / abs(both_paths):.0%}")
+
+# %% [markdown]
+# **Векторная форма.** Пусть $\mathbf{x} \in \mathbb{R}^n$, $\mathbf{y} = g(\mathbf{x}) \in \mathbb{R}^m$,
+# $L = f(\mathbf{y})$ — скаляр. По скалярному правилу, просуммированному по всем путям $y_i$,
+# $$\frac{\partial L}{\partial x_j} = \sum_{i=1}^{m} \frac{\partial L}{\partial y_i}\,\frac{\partial y_i}{\partial x_j},
+# \qquad\text{то есть}\qquad \nabla_{\mathbf{x}} L = J^\top\,\nabla_{\mathbf{y}} L,\quad J_{ij} = \frac{\partial y_i}{\partial x_j}.$$
+# Матрица $J$ размера $m\times n$ — **якобиан** (Jacobian). Backprop никогда не строит $J$ целиком:
+# каждая операция умеет сразу считать произведение $J^\top \cdot \text{upstream}$
+# (vector-Jacobian product, VJP).
+#
+# **Пример руками:** $\mathbf{h} = \tanh(W\mathbf{x})$, $L = \sum_i h_i^2$, $W \in \mathbb{R}^{4\times 3}$.
+# Тогда $\nabla_{\mathbf{h}} L = 2\mathbf{h}$, $J = \operatorname{diag}(1 - \mathbf{h}^2)\,W$ и
+# $$\nabla_{\mathbf{x}} L = W^\top\big((1 - \mathbf{h}^2)\odot 2\mathbf{h}\big).$$
+
+# %%
+gen = torch.Generator().manual_seed(SEED)
+W_c = torch.randn(4, 3, dtype=torch.float64, generator=gen)
+x_c = torch.randn(3, dtype=torch.float64, generator=gen)
+
+h_c = torch.tanh(W_c @ x_c)
+jacobian_by_hand = torch.diag(1 - h_c**2) @ W_c
+grad_by_hand = W_c.T @ ((1 - h_c**2) * 2 * h_c)
+
+jacobian_autograd = torch.autograd.functional.jacobian(lambda v: torch.tanh(W_c @ v), x_c)
+x_req = x_c.clone().requires_grad_(True)
+(torch.tanh(W_c @ x_req) ** 2).sum().backward()
+print(f"якобиан: форма {tuple(jacobian_autograd.shape)} = (m, n); "
+      f"отн. ошибка {relative_error(jacobian_by_hand, jacobian_autograd):.1e}")
+print(f"градиент: форма {tuple(x_req.grad.shape)} = форма x; "
+      f"отн. ошибка {relative_error(grad_by_hand, x_req.grad):.1e}")
 
 # %% [markdown]
 # ## 4. Матричное дифференцирование
+#
+# ### 4.1. Обозначения и типы производных
+#
+# Договоримся об одном соглашении (layout) и будем держаться его до конца ноутбука.
+#
+# * **Градиент** скаляра $L$ по переменной имеет **форму этой переменной**: для $\mathbf{x}\in\mathbb{R}^n$
+#   $\nabla_{\mathbf{x}} L \in \mathbb{R}^n$, для $X \in \mathbb{R}^{m\times n}$
+#   $\nabla_X L \in \mathbb{R}^{m\times n}$ и $(\nabla_X L)_{ij} = \partial L / \partial X_{ij}$.
+#   Именно такой тензор PyTorch кладёт в `.grad`.
+# * **Якобиан** вектора $\mathbf{y}\in\mathbb{R}^m$ по $\mathbf{x}\in\mathbb{R}^n$ — матрица
+#   $\frac{\partial \mathbf{y}}{\partial \mathbf{x}} \in \mathbb{R}^{m\times n}$,
+#   $\left(\frac{\partial \mathbf{y}}{\partial \mathbf{x}}\right)_{ij} = \frac{\partial y_i}{\partial x_j}$:
+#   строки нумеруются компонентами числителя (**numerator layout**). Так же устроен
+#   `torch.autograd.functional.jacobian`.
+#
+# В справочниках встречается и обратное соглашение (denominator layout), где якобиан
+# транспонирован; сверяясь с таблицами, сначала выясните, какое соглашение там принято.
+#
+# | что дифференцируем \ по чему | скаляр $x$ | вектор $\mathbf{x}\in\mathbb{R}^n$ | матрица $X\in\mathbb{R}^{m\times n}$ |
+# |---|---|---|---|
+# | скаляр $y$ | производная $\frac{dy}{dx}$: скаляр | градиент $\nabla_{\mathbf{x}} y$: $n$ | градиент $\nabla_X y$: $m\times n$ |
+# | вектор $\mathbf{y}\in\mathbb{R}^p$ | вектор $\frac{d\mathbf{y}}{dx}$: $p$ | якобиан $\frac{\partial\mathbf{y}}{\partial\mathbf{x}}$: $p\times n$ | тензор $p\times m\times n$ (в backprop не строится) |
+#
+# Проверим формы на PyTorch.
+
+# %%
+A_s = torch.randn(2, 3, dtype=torch.float64, generator=gen)
+x_s = torch.randn(3, dtype=torch.float64, generator=gen)
+X_s = torch.randn(2, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+print("якобиан y = A x, A: 2×3 ->", tuple(torch.autograd.functional.jacobian(lambda v: A_s @ v, x_s).shape))
+(X_s**2).sum().backward()
+print("градиент скаляра по X: 2×3 ->", tuple(X_s.grad.shape))
+
+# %% [markdown]
+# Каждую формулу ниже проверяем дважды в float64: против `torch.autograd` и против центральных
+# конечных разностей (для градиентов — `finite_difference_grad` из части I, для якобианов —
+# такая же функция по столбцам). Вспомогательные функции:
+
+# %%
+matrix_checks: dict[str, dict[str, float]] = {}
+
+
+def numerical_jacobian(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Якобиан f: R^n → R^m центральными разностями, форма (m, n): столбец j — производная по x_j."""
+    columns = []
+    for j in range(x.numel()):
+        step = torch.zeros_like(x)
+        step[j] = eps
+        columns.append((f(x + step) - f(x - step)) / (2 * eps))
+    return torch.stack(columns, dim=1)
+
+
+def report_check(name: str, formula: torch.Tensor, by_autograd: torch.Tensor, by_numbers: torch.Tensor) -> None:
+    """Печатает относительные ошибки формулы и сохраняет их в matrix_checks."""
+    if formula.shape != by_autograd.shape:
+        raise ValueError(f"{name}: форма формулы {tuple(formula.shape)}, а должна быть {tuple(by_autograd.shape)}")
+    errors = {"autograd": relative_error(formula, by_autograd), "finite_diff": relative_error(formula, by_numbers)}
+    matrix_checks[name] = errors
+    print(f"{name:<28} форма {tuple(formula.shape)!s:<8} отн. ошибка: "
+          f"vs autograd {errors['autograd']:.1e}, vs конечные разности {errors['finite_diff']:.1e}")
+
+
+def check_gradient(name: str, f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, formula: torch.Tensor) -> None:
+    """Сверяет градиент скалярной f по x, найденный по формуле, с autograd и конечными разностями."""
+    point = x.detach().clone().requires_grad_(True)
+    (by_autograd,) = torch.autograd.grad(f(point), point)
+    report_check(name, formula, by_autograd, finite_difference_grad(f, x))
+
+
+def check_jacobian(name: str, f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, formula: torch.Tensor) -> None:
+    """Сверяет якобиан f по x, найденный по формуле, с autograd и конечными разностями."""
+    by_autograd = torch.autograd.functional.jacobian(f, x)
+    report_check(name, formula, by_autograd, numerical_jacobian(f, x))
+
+
+n, m = 4, 3
+a_v = torch.randn(n, dtype=torch.float64, generator=gen)
+x_v = torch.randn(n, dtype=torch.float64, generator=gen)
+A_sq = torch.randn(n, n, dtype=torch.float64, generator=gen)  # квадратная и НЕ симметричная
+A_mn = torch.randn(m, n, dtype=torch.float64, generator=gen)
+b_m = torch.randn(m, dtype=torch.float64, generator=gen)
+u_m = torch.randn(m, dtype=torch.float64, generator=gen)
+X_mn = torch.randn(m, n, dtype=torch.float64, generator=gen)
+
+# %% [markdown]
+# ### 4.2. Основные правила
+#
+# **Линейная форма:** $\nabla_{\mathbf{x}}(\mathbf{a}^\top\mathbf{x}) = \mathbf{a}$, так как
+# $\mathbf{a}^\top\mathbf{x} = \sum_i a_i x_i$ и $\partial/\partial x_j$ оставляет только $a_j$.
+
+# %%
+check_gradient("∇ₓ(aᵀx) = a", lambda x: a_v @ x, x_v, a_v)
+
+# %% [markdown]
+# **Матрица на вектор:** $\frac{\partial (A\mathbf{x})}{\partial \mathbf{x}} = A$ — якобиан
+# размера $m\times n$, потому что $(A\mathbf{x})_i = \sum_j A_{ij}x_j$.
+
+# %%
+check_jacobian("∂(Ax)/∂x = A", lambda x: A_mn @ x, x_v, A_mn)
+
+# %% [markdown]
+# **Квадратичная форма:** $\nabla_{\mathbf{x}}(\mathbf{x}^\top A\mathbf{x}) = (A + A^\top)\,\mathbf{x}$;
+# для симметричной $A$ это $2A\mathbf{x}$. **Вопрос.** Как вы думаете, верна ли формула $2A\mathbf{x}$ для
+# нашей несимметричной $A$?
+
+# %%
+check_gradient("∇ₓ(xᵀAx) = (A + Aᵀ)x", lambda x: x @ A_sq @ x, x_v, (A_sq + A_sq.T) @ x_v)
+print(f"а «формула» 2Ax ошиблась бы на {relative_error(2 * A_sq @ x_v, (A_sq + A_sq.T) @ x_v):.0%}")
+
+# %% [markdown]
+# **Нормы:**
+# $$\nabla_{\mathbf{x}}\|\mathbf{x}\|_2^2 = 2\mathbf{x},\qquad
+# \nabla_{\mathbf{x}}\|\mathbf{x}\|_2 = \frac{\mathbf{x}}{\|\mathbf{x}\|_2}\ (\mathbf{x}\ne 0),\qquad
+# \nabla_X\|X\|_F^2 = 2X,\qquad \nabla_X\|X\|_F = \frac{X}{\|X\|_F}.$$
+# Норма Фробениуса $\|X\|_F^2 = \sum_{ij} X_{ij}^2$ — это обычная норма вектора из всех элементов матрицы.
+
+# %%
+check_gradient("∇ₓ‖x‖² = 2x", lambda x: (x**2).sum(), x_v, 2 * x_v)
+check_gradient("∇ₓ‖x‖ = x / ‖x‖", lambda x: x.norm(), x_v, x_v / x_v.norm())
+check_gradient("∇_X ‖X‖²_F = 2X", lambda X: (X**2).sum(), X_mn, 2 * X_mn)
+check_gradient("∇_X ‖X‖_F = X / ‖X‖_F", lambda X: X.norm(), X_mn, X_mn / X_mn.norm())
+
+# %% [markdown]
+# ### 4.3. Производные матрично-векторных операций
+#
+# * $\nabla_A(\mathbf{u}^\top A\mathbf{x}) = \mathbf{u}\mathbf{x}^\top$ (внешнее произведение, форма $m\times n$, как у $A$);
+# * $\nabla_{\mathbf{x}}\|A\mathbf{x} - \mathbf{b}\|^2 = 2A^\top(A\mathbf{x} - \mathbf{b})$;
+# * $\nabla_A\|A\mathbf{x} - \mathbf{b}\|^2 = 2(A\mathbf{x} - \mathbf{b})\,\mathbf{x}^\top$.
+#
+# Полезный приём: **формы подсказывают ответ**. $\nabla_A$ обязан иметь форму $m\times n$; из
+# вектора длины $m$ и вектора длины $n$ такую матрицу даёт только внешнее произведение.
+
+# %%
+check_gradient("∇_A(uᵀAx) = u xᵀ", lambda A: u_m @ A @ x_v, A_mn, torch.outer(u_m, x_v))
+residual = A_mn @ x_v - b_m
+check_gradient("∇ₓ‖Ax − b‖² = 2Aᵀ(Ax − b)", lambda x: ((A_mn @ x - b_m) ** 2).sum(), x_v, 2 * A_mn.T @ residual)
+check_gradient("∇_A‖Ax − b‖² = 2(Ax − b)xᵀ", lambda A: ((A @ x_v - b_m) ** 2).sum(), A_mn, 2 * torch.outer(residual, x_v))
+
+# %% [markdown]
+# ### 4.4. Примеры для нейросетей
+#
+# **Линейный слой** $Y = XW + \mathbf{b}$ для батча: $X \in \mathbb{R}^{N\times d}$,
+# $W \in \mathbb{R}^{d\times k}$, $\mathbf{b} \in \mathbb{R}^{k}$ (прибавляется к каждой строке,
+# broadcasting), $Y \in \mathbb{R}^{N\times k}$. Пусть сверху пришёл градиент
+# $G = \nabla_Y L \in \mathbb{R}^{N\times k}$. Из $Y_{nj} = \sum_i X_{ni}W_{ij} + b_j$:
+#
+# | градиент | формула | форма |
+# |---|---|---|
+# | $\nabla_W L$ | $X^\top G$ | $d\times k$ |
+# | $\nabla_X L$ | $G\,W^\top$ | $N\times d$ |
+# | $\nabla_{\mathbf{b}} L$ | $\sum_n G_{n,:}$ — суммы по столбцам | $k$ |
+#
+# Сумма по батчу в $\nabla_{\mathbf{b}} L$ — цена broadcasting: $\mathbf{b}$ использован $N$ раз,
+# и по цепному правилу вклады всех $N$ использований складываются.
+#
+# Проверим на $L = \sum_{nj}\sin(Y_{nj})$, для которой $G = \cos(Y)$.
+
+# %%
+N, d, k = 5, 3, 2
+X_l = torch.randn(N, d, dtype=torch.float64, generator=gen)
+W_l = torch.randn(d, k, dtype=torch.float64, generator=gen)
+b_l = torch.randn(k, dtype=torch.float64, generator=gen)
+G_l = torch.cos(X_l @ W_l + b_l)  # ∇_Y L для L = sum(sin(Y))
+
+check_gradient("∇_W L = Xᵀ G", lambda W: torch.sin(X_l @ W + b_l).sum(), W_l, X_l.T @ G_l)
+check_gradient("∇_X L = G Wᵀ", lambda X: torch.sin(X @ W_l + b_l).sum(), X_l, G_l @ W_l.T)
+check_gradient("∇_b L = G.sum(0)", lambda b: torch.sin(X_l @ W_l + b).sum(), b_l, G_l.sum(dim=0))
+
+# %% [markdown]
+# В PyTorch `nn.Linear` хранит вес `weight` формы $(k, d)$ = (out, in) и считает $Y = XW^\top + \mathbf{b}$,
+# поэтому там `weight.grad` $= G^\top X$. **Вопрос.** Как вы думаете, какой формы будет `weight.grad`?
+
+# %%
+linear = nn.Linear(d, k).double()
+Y_lin = linear(X_l)
+torch.sin(Y_lin).sum().backward()
+G_lin = torch.cos(Y_lin.detach())
+print(f"weight: {tuple(linear.weight.shape)}, weight.grad: {tuple(linear.weight.grad.shape)}")
+print(f"отн. ошибка Gᵀ X: {relative_error(G_lin.T @ X_l, linear.weight.grad):.1e}, "
+      f"G.sum(0): {relative_error(G_lin.sum(dim=0), linear.bias.grad):.1e}")
+
+# %% [markdown]
+# **MSE.** Для линейной регрессии $\hat{\mathbf{y}} = X\mathbf{w}$ и
+# $L = \frac{1}{N}\|X\mathbf{w} - \mathbf{y}\|^2$:
+# $$\nabla_{\hat{\mathbf{y}}} L = \frac{2}{N}(\hat{\mathbf{y}} - \mathbf{y}),\qquad
+# \nabla_{\mathbf{w}} L = X^\top\nabla_{\hat{\mathbf{y}}} L = \frac{2}{N}X^\top(X\mathbf{w} - \mathbf{y}).$$
+# Второе — это цепное правило: градиент по предсказаниям, умноженный на $X^\top$, как в линейном слое.
+
+# %%
+w_r = torch.randn(d, dtype=torch.float64, generator=gen)
+y_r = torch.randn(N, dtype=torch.float64, generator=gen)
+pred = X_l @ w_r
+check_gradient("∇_ŷ MSE = 2(ŷ − y)/N", lambda p: ((p - y_r) ** 2).mean(), pred, 2 * (pred - y_r) / N)
+check_gradient("∇_w MSE = 2Xᵀ(Xw − y)/N", lambda w: ((X_l @ w - y_r) ** 2).mean(), w_r, 2 * X_l.T @ (pred - y_r) / N)
+
+# %% [markdown]
+# Сводка всех проверок раздела: наибольшие относительные ошибки.
+
+# %%
+worst_autograd = max(e["autograd"] for e in matrix_checks.values())
+worst_numeric = max(e["finite_diff"] for e in matrix_checks.values())
+print(f"формул проверено: {len(matrix_checks)}")
+print(f"наибольшая отн. ошибка vs autograd: {worst_autograd:.1e}, vs конечные разности: {worst_numeric:.1e}")
+
+# %% [markdown]
+# ### 4.5. Полезные ресурсы
+#
+# * T. Parr, J. Howard. [The Matrix Calculus You Need For Deep Learning](https://arxiv.org/abs/1802.01528) —
+#   матричное дифференцирование с нуля, ровно то, что нужно для нейросетей (numerator layout).
+# * K. B. Petersen, M. S. Pedersen. [The Matrix Cookbook](https://www.math.uwaterloo.ca/~hwolkowi/matrixcookbook.pdf) —
+#   справочник формул; проверяйте, какое соглашение о layout там используется.
+# * [matrixcalculus.org](https://www.matrixcalculus.org/) — считает производные матричных выражений
+#   символьно; удобно сверять свои выкладки.
 
 # %% [markdown]
 # ## 5. Примеры в PyTorch: сложение и умножение
+#
+# Посмотрим, как отдельные операции направляют градиент. Везде ниже $L$ — скаляр, и
+# «upstream» — это $\partial L/\partial(\text{результат операции})$.
+#
+# ### 5.1. Сложение раздаёт градиент
+#
+# **Вопрос.** Как вы думаете, какие градиенты получат $a$ и $b$, если $c = a + b$ и $L = 3c$?
+
+# %%
+a = torch.tensor(2.0, requires_grad=True)
+b = torch.tensor(-3.0, requires_grad=True)
+c = a + b
+loss_c = 3 * c
+loss_c.backward()
+print(f"upstream ∂L/∂c = 3;  a.grad = {a.grad.item()}, b.grad = {b.grad.item()}")
+
+# %% [markdown]
+# Оба входа получили upstream без изменений: локальная производная сложения равна 1.
+#
+# ### 5.2. Умножение меняет входы местами
+#
+# **Вопрос.** Как вы думаете, какие градиенты получат $a = 1000$ и $b = 0.001$ при $L = a\cdot b$?
+
+# %%
+a = torch.tensor(1000.0, requires_grad=True)
+b = torch.tensor(0.001, requires_grad=True)
+(a * b).backward()
+print(f"a.grad = {a.grad.item():g} (= b), b.grad = {b.grad.item():g} (= a)")
+
+# %% [markdown]
+# Градиент по одному множителю равен **другому** множителю: маленький вход получает большой
+# градиент и наоборот. Поэтому масштаб признаков влияет на масштаб градиентов весов.
+#
+# ### 5.3. max и ReLU направляют градиент
+#
+# $\max(a, b)$ передаёт весь upstream **только большему** входу; ReLU — это $\max(0, x)$,
+# она пропускает градиент там, где $x > 0$ (в нуле PyTorch берёт производную 0).
+
+# %%
+a = torch.tensor(2.0, requires_grad=True)
+b = torch.tensor(5.0, requires_grad=True)
+(3 * torch.maximum(a, b)).backward()
+print(f"max: a.grad = {a.grad.item()}, b.grad = {b.grad.item()}")
+
+x_relu = torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0], requires_grad=True)
+torch.relu(x_relu).sum().backward()
+print(f"relu: x = {x_relu.tolist()}\n      grad = {x_relu.grad.tolist()}")
+
+# %% [markdown]
+# ### 5.4. Градиенты накапливаются в `.grad`
+#
+# **Вопрос.** Как вы думаете, что окажется в `w.grad` после трёх вызовов `backward()` для $L = (2w)^2$ при $w = 1$?
+
+# %%
+w = torch.tensor(1.0, requires_grad=True)
+for call in range(1, 4):
+    loss = (2 * w) ** 2  # dL/dw = 8w = 8
+    loss.backward()
+    print(f"после backward №{call}: w.grad = {w.grad.item()}")
+
+# %% [markdown]
+# `backward()` **прибавляет** градиент к `.grad`, а не перезаписывает его. Это нужно, когда один
+# параметр участвует в нескольких слагаемых функции потерь или когда большой батч собирают из
+# нескольких маленьких (gradient accumulation). Но между шагами оптимизации градиенты надо
+# обнулять: `optimizer.zero_grad()` или `model.zero_grad()` (они ставят `.grad = None`).
+
+# %%
+w.grad = None
+(2 * w).pow(2).backward()
+print(f"после обнуления и одного backward: w.grad = {w.grad.item()}")
+
+# %% [markdown]
+# ### 5.5. Листовые и нелистовые тензоры
+#
+# **Лист** (leaf) — тензор, созданный пользователем, а не операцией графа; у него `grad_fn is None`.
+# Градиент в `.grad` PyTorch сохраняет только у листьев с `requires_grad=True`: промежуточные
+# градиенты не нужны для шага оптимизации, и их хранение стоило бы памяти.
+
+# %%
+x_leaf = torch.tensor([1.0, 2.0], requires_grad=True)
+y_mid = x_leaf * 3
+z_out = (y_mid**2).sum()
+z_out.backward()
+print(f"x_leaf: is_leaf={x_leaf.is_leaf}, grad_fn={x_leaf.grad_fn}, grad={x_leaf.grad.tolist()}")
+print(f"y_mid:  is_leaf={y_mid.is_leaf}, grad_fn={type(y_mid.grad_fn).__name__}")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    print(f"y_mid.grad = {y_mid.grad}")
+for warning in caught[:1]:
+    print(f"PyTorch предупреждает: {str(warning.message)[:90]}...")
+
+# %% [markdown]
+# Если промежуточный градиент всё же нужен (например, для отладки), попросите его заранее:
+
+# %%
+y_mid = x_leaf * 3
+y_mid.retain_grad()
+(y_mid**2).sum().backward()
+print(f"y_mid.grad = {y_mid.grad.tolist()}  (= 2·y_mid)")
 
 # %% [markdown]
 # ## 6. Собственный autograd: класс Value
+#
+# Напишем свой маленький autograd для скаляров: класс `Value`, который при каждой операции
+# запоминает, из чего получен результат, и умеет сделать обратный проход. Нам понадобятся две
+# возможности Python: магические методы и замыкания.
+#
+# ### 6.1. Магические методы (magic methods)
+#
+# Выражение `a + b` Python превращает в вызов `a.__add__(b)`, `a * b` — в `a.__mul__(b)`,
+# `-a` — в `a.__neg__()`, `a ** 2` — в `a.__pow__(2)`. Если `a.__add__(b)` вернул `NotImplemented`
+# (например, `a` — число, а `b` — наш объект), Python пробует **отражённый** (reflected) метод
+# `b.__radd__(a)`.
+
+# %%
+class Meters:
+    """Длина в метрах: пример класса с перегруженным сложением (только __add__)."""
+
+    def __init__(self, value: float) -> None:
+        """Запоминает длину."""
+        self.value = value
+
+    def __add__(self, other: "Meters | float") -> "Meters":
+        """Meters + Meters или Meters + число."""
+        other_value = other.value if isinstance(other, Meters) else other
+        return Meters(self.value + other_value)
+
+    def __repr__(self) -> str:
+        """Как объект печатается."""
+        return f"Meters({self.value})"
+
+
+print(Meters(1) + Meters(2), Meters(1) + 2)
+
+# %% [markdown]
+# **Вопрос.** Как вы думаете, что выведут `2 + Meters(1)` и `sum([Meters(1), Meters(2)])`?
+# Подсказка: `sum` начинает с нуля, то есть считает `0 + Meters(1) + Meters(2)`.
+
+# %%
+attempts = {"2 + Meters(1)": lambda: 2 + Meters(1), "sum([Meters(1), Meters(2)])": lambda: sum([Meters(1), Meters(2)])}
+for text, attempt in attempts.items():
+    try:
+        print(text, "=", attempt())
+    except TypeError as error:
+        print(f"{text}: TypeError: {error}")
+
+# %%
+class MetersWithRadd(Meters):
+    """Meters, который умеет стоять справа от числа."""
+
+    def __radd__(self, other: float) -> "Meters":
+        """число + Meters: Python вызывает это, когда int.__add__ вернул NotImplemented."""
+        return self + other
+
+
+print(2 + MetersWithRadd(1), sum([MetersWithRadd(1), MetersWithRadd(2)]))
+
+# %% [markdown]
+# Поэтому у `Value` будут `__radd__`, `__rmul__`, `__rsub__`, `__rtruediv__`: без них не работают
+# ни `sum(values)`, ни `2 * v`, ни `1 - v`.
+#
+# ### 6.2. Замыкания (closures)
+#
+# Функция, определённая внутри другой функции, **захватывает** переменные внешней функции и
+# помнит их после того, как внешняя функция завершилась. Такая функция с захваченным окружением —
+# замыкание.
+
+# %%
+def make_scaler(factor: float) -> Callable[[float], float]:
+    """Возвращает функцию, умножающую на factor; factor сохраняется в замыкании."""
+
+    def scale(x: float) -> float:
+        """Умножает x на захваченный factor."""
+        return factor * x
+
+    return scale
+
+
+double = make_scaler(2.0)
+print(f"double(21) = {double(21.0)}")
+print(f"захваченные имена: {double.__code__.co_freevars}, их значения: {[c.cell_contents for c in double.__closure__]}")
+
+# %% [markdown]
+# Замыкание хранит **ссылку** на объект, а не его копию. Значит, оно может менять атрибуты
+# захваченного объекта — ровно это будет делать обратный проход в `Value`: прибавлять к `.grad` входов.
+
+# %%
+class Box:
+    """Объект с одним числовым полем grad."""
+
+    def __init__(self) -> None:
+        """Начинаем с нулевого градиента."""
+        self.grad = 0.0
+
+
+def make_accumulator(target: Box, local: float) -> Callable[[float], None]:
+    """Возвращает функцию, прибавляющую upstream × local к target.grad (target захвачен по ссылке)."""
+
+    def accumulate(upstream: float) -> None:
+        """Прибавляет вклад к градиенту захваченного объекта."""
+        target.grad += upstream * local
+
+    return accumulate
+
+
+box = Box()
+push = make_accumulator(box, local=3.0)
+push(1.0)
+push(0.5)
+print(f"box.grad = {box.grad}  (1·3 + 0.5·3)")
+
+# %% [markdown]
+# Тонкость: захватывается **переменная**, а не значение в момент создания. **Вопрос.** Как вы думаете,
+# что напечатает код ниже?
+
+# %%
+functions = [lambda: i for i in range(3)]  # noqa: B023 (демонстрируем ловушку нарочно)
+print([f() for f in functions])
+
+# %% [markdown]
+# Все три функции видят одну переменную `i`, которая к моменту вызова равна 2. В `Value` этой
+# ловушки нет: каждая операция — отдельный вызов метода со своими локальными переменными,
+# и каждое замыкание захватывает свои `self` и `other`.
+#
+# ### 6.3. Шаг 1: узел графа и две операции
+#
+# Узел хранит значение `data`, градиент `grad` (производная итогового выхода по этому узлу),
+# входы операции `_prev` и замыкание `_backward(upstream)`, которое прибавляет каждому входу
+# **upstream × локальная производная**. Прямой проход и локальная производная стоят рядом, в одном методе.
+
+# %%
+def leaf_backward(upstream: float) -> None:
+    """Backward листа: входов нет, передавать градиент дальше некому."""
+
+
+class Value:
+    """Шаг 1: скаляр-узел графа со сложением и умножением; backward пока вызываем руками."""
+
+    def __init__(self, data: float, _children: tuple = (), _op: str = "") -> None:
+        """Создаёт узел; у листа входов нет."""
+        self.data = float(data)
+        self.grad = 0.0
+        self._backward = leaf_backward
+        self._prev = _children
+        self._op = _op
+
+    def __repr__(self) -> str:
+        """Значение и градиент узла."""
+        return f"Value(data={self.data:.6g}, grad={self.grad:.6g})"
+
+    def __add__(self, other: "Value") -> "Value":
+        """Сумма a + b: ∂/∂a = 1, ∂/∂b = 1."""
+        out = Value(self.data + other.data, (self, other), "+")
+
+        def _backward(upstream: float) -> None:
+            """Сложение раздаёт upstream обоим входам."""
+            self.grad += upstream
+            other.grad += upstream
+
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other: "Value") -> "Value":
+        """Произведение a · b: ∂/∂a = b, ∂/∂b = a."""
+        out = Value(self.data * other.data, (self, other), "*")
+
+        def _backward(upstream: float) -> None:
+            """Умножение меняет входы местами."""
+            self.grad += other.data * upstream
+            other.grad += self.data * upstream
+
+        out._backward = _backward
+        return out
+
+
+# %% [markdown]
+# Повторим пример из раздела 2, вызывая `_backward` руками от выхода к входам.
+
+# %%
+x_n, y_n, z_n = Value(-2.0), Value(5.0), Value(-4.0)
+q_n = x_n + y_n
+f_n = q_n * z_n
+f_n.grad = 1.0
+f_n._backward(f_n.grad)  # f раздаёт градиент q и z
+q_n._backward(q_n.grad)  # q раздаёт градиент x и y
+print(f"f = {f_n.data}; x.grad = {x_n.grad}, y.grad = {y_n.grad}, z.grad = {z_n.grad}")
+
+# %% [markdown]
+# **Вопрос.** Как вы думаете, что получится, если вызвать `q._backward` **раньше**, чем `f._backward`?
+
+# %%
+x_n, y_n, z_n = Value(-2.0), Value(5.0), Value(-4.0)
+q_n = x_n + y_n
+f_n = q_n * z_n
+f_n.grad = 1.0
+q_n._backward(q_n.grad)  # q.grad ещё 0: раздавать нечего
+f_n._backward(f_n.grad)
+print(f"неверный порядок: x.grad = {x_n.grad}, y.grad = {y_n.grad}, z.grad = {z_n.grad}")
+
+# %% [markdown]
+# Узел можно обрабатывать, только когда **все** его потребители уже отдали ему свой вклад.
+# Такой порядок даёт **топологическая сортировка** (topological sort) графа: упорядочим узлы так,
+# чтобы каждый стоял после своих входов, и пройдём этот список с конца.
+#
+# ### 6.4. Шаг 2: топологическая сортировка
+#
+# Самый короткий вариант — рекурсивный обход в глубину: сначала входы, потом сам узел.
+
+# %%
+def topological_sort_recursive(root: "Value") -> list["Value"]:
+    """Узлы графа root в топологическом порядке; рекурсивный обход в глубину."""
+    order: list[Value] = []
+    visited: set[Value] = set()
+
+    def visit(node: "Value") -> None:
+        """Добавляет в order сначала все входы узла, потом сам узел."""
+        if node not in visited:
+            visited.add(node)
+            for child in node._prev:
+                visit(child)
+            order.append(node)
+
+    visit(root)
+    return order
+
+
+print([node._op or node.data for node in topological_sort_recursive(f_n)])
+
+# %% [markdown]
+# **Вопрос.** Как вы думаете, что будет с ним на цепочке из 5000 операций? (Граф глубиной в тысячи узлов —
+# обычное дело: например, рекуррентная сеть на длинной последовательности.)
+
+# %%
+deep = Value(0.0)
+for _ in range(5000):
+    deep = deep + Value(1.0)
+try:
+    topological_sort_recursive(deep)
+except RecursionError as error:
+    print(f"RecursionError: {error} (лимит рекурсии Python: {sys.getrecursionlimit()})")
+
+# %% [markdown]
+# Поэтому делаем обход без рекурсии, с явным стеком. Смотрим на верхний узел стека, не снимая его.
+# В первый раз кладём над ним его входы; когда узел снова оказался наверху, все его входы уже
+# обработаны, и его можно дописать в ответ. Узел может попасть в стек несколько раз (если он вход
+# нескольких операций), поэтому помним, кого уже дописали.
+
+# %%
+def topological_sort(root: "Value") -> list["Value"]:
+    """Узлы графа root в топологическом порядке: каждый узел стоит после всех своих входов.
+
+    Обход в глубину с явным стеком вместо рекурсии, поэтому глубина графа не ограничена
+    лимитом рекурсии Python.
+    """
+    order: list[Value] = []
+    expanded: set[Value] = set()  # узлы, чьи входы уже положены в стек
+    placed: set[Value] = set()  # узлы, уже дописанные в order
+    stack = [root]
+    while stack:
+        node = stack[-1]
+        if node not in expanded:  # первый визит: сначала обработаем входы
+            expanded.add(node)
+            stack.extend(node._prev)
+        else:  # снова наверху: все входы уже в order
+            stack.pop()
+            if node not in placed:
+                placed.add(node)
+                order.append(node)
+    return order
+
+
+print([node._op or node.data for node in topological_sort(f_n)])
+print(f"цепочка: {len(topological_sort(deep))} узлов, без RecursionError")
+
+# %% [markdown]
+# ### 6.5. Шаг 3: полный класс
+#
+# Собираем всё вместе. Базовые операции (`+`, `*`, `**`, `relu`, `tanh`, `exp`) — каждая в своём
+# коротком методе: значение и локальная производная рядом. Остальные (`-a`, `a - b`, `a / b` и
+# отражённые) выражаем через базовые: их обратный проход получается сам по цепному правилу.
+# `__slots__` убирает у каждого узла словарь атрибутов: узлов будут сотни тысяч, так быстрее и
+# экономнее по памяти. По той же причине `_backward` получает upstream аргументом, а не читает
+# `out.grad`: замыкание не ссылается на свой узел, в графе нет циклических ссылок, и после шага
+# обучения он освобождается сразу, без сборщика мусора.
+
+# %%
+class Value:
+    """Скаляр, который помнит, из чего он вычислен, и умеет считать градиенты (reverse mode).
+
+    data — значение; grad — производная итогового выхода по этому узлу; _prev — входы операции;
+    _op — её имя (для рисунков); _backward(upstream) — замыкание, которое прибавляет каждому
+    входу upstream × локальная производная.
+    """
+
+    __slots__ = ("data", "grad", "_backward", "_prev", "_op")
+
+    def __init__(self, data: float, _children: tuple["Value", ...] = (), _op: str = "") -> None:
+        """Создаёт узел со значением data; у листа входов нет."""
+        self.data = float(data)
+        self.grad = 0.0
+        self._backward = leaf_backward
+        self._prev = _children
+        self._op = _op
+
+    def __repr__(self) -> str:
+        """Значение и градиент узла."""
+        return f"Value(data={self.data:.6g}, grad={self.grad:.6g})"
+
+    def __add__(self, other: "Value | float") -> "Value":
+        """Сумма a + b: ∂/∂a = 1, ∂/∂b = 1."""
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other), "+")
+
+        def _backward(upstream: float) -> None:
+            """Сложение раздаёт upstream обоим входам."""
+            self.grad += upstream
+            other.grad += upstream
+
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other: "Value | float") -> "Value":
+        """Произведение a · b: ∂/∂a = b, ∂/∂b = a."""
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other), "*")
+
+        def _backward(upstream: float) -> None:
+            """Умножение меняет входы местами."""
+            self.grad += other.data * upstream
+            other.grad += self.data * upstream
+
+        out._backward = _backward
+        return out
+
+    def __pow__(self, k: float) -> "Value":
+        """a ** k для числа k: ∂/∂a = k · a^(k − 1)."""
+        if isinstance(k, Value):
+            raise TypeError("показатель степени должен быть числом (степень Value — упражнение 2)")
+        out = Value(self.data**k, (self,), f"**{k:g}")
+
+        def _backward(upstream: float) -> None:
+            """Степенное правило."""
+            self.grad += k * self.data ** (k - 1) * upstream
+
+        out._backward = _backward
+        return out
+
+    def relu(self) -> "Value":
+        """max(0, a): ∂/∂a = 1 при a > 0, иначе 0 (в нуле 0, как в PyTorch)."""
+        out = Value(self.data if self.data > 0 else 0.0, (self,), "relu")
+
+        def _backward(upstream: float) -> None:
+            """ReLU пропускает upstream только при положительном входе."""
+            if self.data > 0:
+                self.grad += upstream
+
+        out._backward = _backward
+        return out
+
+    def tanh(self) -> "Value":
+        """tanh(a): ∂/∂a = 1 − tanh²(a). math.tanh не переполняется: tanh(±1000) = ±1."""
+        t = math.tanh(self.data)
+        out = Value(t, (self,), "tanh")
+
+        def _backward(upstream: float) -> None:
+            """Производная выражается через уже посчитанное значение t."""
+            self.grad += (1 - t * t) * upstream
+
+        out._backward = _backward
+        return out
+
+    def exp(self) -> "Value":
+        """Экспонента e^a: ∂/∂a = e^a."""
+        e = math.exp(self.data)
+        out = Value(e, (self,), "exp")
+
+        def _backward(upstream: float) -> None:
+            """Экспонента — сама себе производная."""
+            self.grad += e * upstream
+
+        out._backward = _backward
+        return out
+
+    def __neg__(self) -> "Value":
+        """Минус: −a = a · (−1)."""
+        return self * -1
+
+    def __sub__(self, other: "Value | float") -> "Value":
+        """Разность: a − b = a + (−b)."""
+        return self + (-other)
+
+    def __truediv__(self, other: "Value | float") -> "Value":
+        """Частное: a / b = a · b^(−1)."""
+        return self * other**-1
+
+    def __radd__(self, other: float) -> "Value":
+        """число + a."""
+        return self + other
+
+    def __rmul__(self, other: float) -> "Value":
+        """число · a."""
+        return self * other
+
+    def __rsub__(self, other: float) -> "Value":
+        """число − a."""
+        return Value(other) - self
+
+    def __rtruediv__(self, other: float) -> "Value":
+        """число / a."""
+        return Value(other) * self**-1
+
+    def backward(self) -> None:
+        """Обратный проход: градиенты всех узлов графа по self (∂self/∂self = 1)."""
+        order = topological_sort(self)
+        self.grad = 1.0
+        for node in reversed(order):
+            node._backward(node.grad)
+
+
+# %% [markdown]
+# Быстрая проверка магических методов: числа слева и справа, `sum`, степень, деление.
+
+# %%
+v = Value(3.0)
+w_val = Value(-2.0)
+expr = 2 * v + v * w_val - 1 / v + sum([v, w_val, 4.0]) + (v**2) / w_val - (-v)
+expr.backward()
+vt = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+wt = torch.tensor(-2.0, dtype=torch.float64, requires_grad=True)
+expr_t = 2 * vt + vt * wt - 1 / vt + (vt + wt + 4.0) + (vt**2) / wt - (-vt)
+expr_t.backward()
+print(f"Value:   {expr.data:.12f}, dv = {v.grad:.12f}, dw = {w_val.grad:.12f}")
+print(f"PyTorch: {expr_t.item():.12f}, dv = {vt.grad.item():.12f}, dw = {wt.grad.item():.12f}")
+
+# %% [markdown]
+# ### 6.6. Переиспользованный узел: `b = a + a`
+#
+# **Вопрос.** Как вы думаете, чему равен `a.grad` для `b = a + a`, и что сломается, если в `_backward`
+# написать `=` вместо `+=`?
+
+# %%
+a_n = Value(3.0)
+b_n = a_n + a_n
+b_n.backward()
+print(f"с +=: a.grad = {a_n.grad} (b = 2a, верно)")
+
+
+def broken_add(x: Value, y: Value) -> Value:
+    """Сложение с ошибкой: в локальном backward '=' вместо '+='."""
+    out = Value(x.data + y.data, (x, y), "+")
+
+    def _backward(upstream: float) -> None:
+        """Перезаписывает градиент вместо накопления — так делать нельзя."""
+        x.grad = upstream
+        y.grad = upstream
+
+    out._backward = _backward
+    return out
+
+
+a_n = Value(3.0)
+broken_add(a_n, a_n).backward()
+print(f"с  =: a.grad = {a_n.grad} (второй вклад затёр первый)")
+
+# %% [markdown]
+# Узел, который использован дважды, получает градиент по двум путям, и вклады надо **складывать**
+# (то же самое правило суммы по путям из раздела 3). Поэтому все `_backward` пишут `+=`, а перед
+# новым обратным проходом градиенты листьев обнуляют.
+#
+# ### 6.7. Граф выражения и сравнение с PyTorch
+#
+# Нарисуем граф выражения $L = \tanh(ab + ca)\cdot c$: в каждом узле значение (`data`) и
+# градиент (`grad`) после обратного прохода. Узлы $a$ и $c$ использованы дважды.
+
+# %%
+def value_graph(root: Value, names: dict[str, Value]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Подписи узлов (имя или операция, data, grad) и рёбра графа root для draw_graph."""
+    name_of = {id(node): name for name, node in names.items()}
+    labels, edges = {}, []
+    for node in topological_sort(root):
+        title = name_of.get(id(node), node._op)
+        labels[str(id(node))] = f"{title}\ndata {node.data:.3f}\ngrad {node.grad:.3f}"
+        edges += [(str(id(child)), str(id(node))) for child in node._prev]
+    return labels, edges
+
+
+a_e, b_e, c_e = Value(0.5), Value(-1.5), Value(2.0)
+L_e = (a_e * b_e + c_e * a_e).tanh() * c_e
+L_e.backward()
+fig, ax = plt.subplots(figsize=(12, 4))
+draw_graph(*value_graph(L_e, {"a": a_e, "b": b_e, "c": c_e}), ax, "Граф L = tanh(ab + ca) · c после backward")
+plt.show()
+
+# %% [markdown]
+# То же выражение в PyTorch должно дать те же числа.
+
+# %%
+at, bt, ct = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (0.5, -1.5, 2.0))
+Lt = torch.tanh(at * bt + ct * at) * ct
+Lt.backward()
+print(f"{'':>4} {'Value':>16} {'PyTorch':>16}")
+for name, ours, theirs in [("L", L_e.data, Lt.item()), ("∂a", a_e.grad, at.grad.item()),
+                           ("∂b", b_e.grad, bt.grad.item()), ("∂c", c_e.grad, ct.grad.item())]:
+    print(f"{name:>4} {ours:16.12f} {theirs:16.12f}")
+expression_error = relative_error(torch.tensor([L_e.data, a_e.grad, b_e.grad, c_e.grad], dtype=torch.float64),
+                                  torch.tensor([Lt.item(), at.grad.item(), bt.grad.item(), ct.grad.item()], dtype=torch.float64))
+print(f"отн. ошибка: {expression_error:.1e}")
+
+# %% [markdown]
+# ### 6.8. Нейросеть на `Value`
+#
+# Из `Value` соберём нейрон, слой и MLP той же архитектуры, что в части I
+# (2 → hidden → hidden → 1, ReLU). Веса инициализируем как `nn.Linear`: $U(-1/\sqrt{n}, 1/\sqrt{n})$.
+
+# %%
+class Neuron:
+    """Нейрон на Value: relu(w·x + b), а в выходном слое просто w·x + b."""
+
+    def __init__(self, n_inputs: int, nonlinear: bool, rnd: random.Random) -> None:
+        """Веса и сдвиг из U(−1/√n, 1/√n), как в nn.Linear."""
+        bound = 1 / math.sqrt(n_inputs)
+        self.w = [Value(rnd.uniform(-bound, bound)) for _ in range(n_inputs)]
+        self.b = Value(rnd.uniform(-bound, bound))
+        self.nonlinear = nonlinear
+
+    def __call__(self, x: list) -> Value:
+        """Выход нейрона для входа x (список чисел или Value)."""
+        act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
+        return act.relu() if self.nonlinear else act
+
+    def parameters(self) -> list[Value]:
+        """Веса и сдвиг."""
+        return [*self.w, self.b]
+
+
+class Layer:
+    """Полносвязный слой: n_outputs нейронов с общим входом."""
+
+    def __init__(self, n_inputs: int, n_outputs: int, nonlinear: bool, rnd: random.Random) -> None:
+        """Создаёт нейроны слоя."""
+        self.neurons = [Neuron(n_inputs, nonlinear, rnd) for _ in range(n_outputs)]
+
+    def __call__(self, x: list) -> list[Value]:
+        """Выходы всех нейронов слоя."""
+        return [neuron(x) for neuron in self.neurons]
+
+    def parameters(self) -> list[Value]:
+        """Параметры всех нейронов слоя."""
+        return [p for neuron in self.neurons for p in neuron.parameters()]
+
+
+class ValueMLP:
+    """MLP на Value: 2 → hidden → hidden → 1 с ReLU, как MLP из части I."""
+
+    def __init__(self, hidden: int = 8, seed: int = SEED) -> None:
+        """Создаёт три слоя; seed фиксирует инициализацию."""
+        rnd = random.Random(seed)
+        self.hidden = hidden
+        self.layers = [Layer(2, hidden, True, rnd), Layer(hidden, hidden, True, rnd), Layer(hidden, 1, False, rnd)]
+
+    def __call__(self, x: list[float]) -> Value:
+        """Оценка (score) для одной точки x = [x1, x2]."""
+        for layer in self.layers:
+            x = layer(x)
+        return x[0]
+
+    def parameters(self) -> list[Value]:
+        """Все параметры сети."""
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def zero_grad(self) -> None:
+        """Обнуляет градиенты параметров перед новым обратным проходом."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+
+def value_loss(net: ValueMLP, X: list[list[float]], y: list[float], alpha: float = ALPHA) -> Value:
+    """Hinge loss + L2 на Value: те же формулы, что hinge_loss и l2_penalty из части I."""
+    margins = [(1 - yi * net(xi)).relu() for xi, yi in zip(X, y, strict=True)]
+    return sum(margins) / len(margins) + alpha * sum(p * p for p in net.parameters())
+
+
+value_net = ValueMLP(hidden=8)
+print(f"параметров: {len(value_net.parameters())}, score первой точки: {value_net(X_train[0].tolist())}")
+
+# %% [markdown]
+# **Эквивалентность с PyTorch.** Перенесём те же веса в `MLP` из части I (float64) и сравним выходы
+# и градиенты на одних и тех же точках. **Вопрос.** Как вы думаете, насколько они совпадут?
+
+# %%
+def value_mlp_tensors(net: ValueMLP, field: str) -> list[torch.Tensor]:
+    """Поле 'data' или 'grad' параметров net как тензоры float64 в порядке parameters() у MLP из части I."""
+    tensors = []
+    for layer in net.layers:
+        tensors.append(torch.tensor([[getattr(w, field) for w in n.w] for n in layer.neurons], dtype=torch.float64))
+        tensors.append(torch.tensor([getattr(n.b, field) for n in layer.neurons], dtype=torch.float64))
+    return tensors
+
+
+def to_torch_twin(net: ValueMLP) -> MLP:
+    """MLP из части I (float64) с теми же весами, что у net."""
+    twin = MLP(activation=nn.ReLU, hidden=net.hidden).double()
+    with torch.no_grad():
+        for param, value in zip(twin.parameters(), value_mlp_tensors(net, "data"), strict=True):
+            param.copy_(value)
+    return twin
+
+
+X_check, y_check = X_train[:32].double(), y_train[:32].double()
+twin = to_torch_twin(value_net)
+value_net.zero_grad()
+loss_value = value_loss(value_net, X_check.tolist(), y_check.tolist())
+loss_value.backward()
+loss_twin = hinge_loss(twin(X_check), y_check) + l2_penalty(twin)
+loss_twin.backward()
+
+scores_value = torch.tensor([value_net(x).data for x in X_check.tolist()], dtype=torch.float64)
+twin_output_error = relative_error(scores_value, twin(X_check).detach())
+twin_loss_error = abs(loss_value.data - loss_twin.item()) / abs(loss_twin.item())
+twin_grad_error = max(relative_error(g_value, p.grad)
+                      for g_value, p in zip(value_mlp_tensors(value_net, "grad"), twin.parameters(), strict=True))
+print(f"выходы: отн. ошибка {twin_output_error:.1e}; loss: {twin_loss_error:.1e}; градиенты (худший тензор): {twin_grad_error:.1e}")
+
+# %% [markdown]
+# Совпадение до ошибок округления: наш autograd и PyTorch считают одну и ту же функцию и одни и те же
+# производные. Обучим сеть на `Value` обычным SGD по мини-батчам.
+
+# %%
+VALUE_STEPS = 200
+VALUE_BATCH = 8
+VALUE_LR = 0.5
+
+X_list, y_list = X_train.double().tolist(), y_train.double().tolist()
+batch_rng = random.Random(SEED)
+value_net = ValueMLP(hidden=8)
+value_losses = []
+start = time.perf_counter()
+for _ in tqdm(range(VALUE_STEPS), desc="MLP на Value", mininterval=0.5):
+    batch = batch_rng.sample(range(len(X_list)), VALUE_BATCH)
+    loss = value_loss(value_net, [X_list[i] for i in batch], [y_list[i] for i in batch])
+    value_net.zero_grad()
+    loss.backward()
+    for p in value_net.parameters():
+        p.data -= VALUE_LR * p.grad
+    value_losses.append(loss.data)
+value_train_seconds = time.perf_counter() - start
+value_test_accuracy = float(np.mean([
+    (value_net(x).data > 0) == (t > 0) for x, t in zip(X_test.double().tolist(), y_test.tolist(), strict=True)
+]))
+print(f"{VALUE_STEPS} шагов за {value_train_seconds:.1f} с; loss {np.mean(value_losses[:20]):.3f} -> "
+      f"{np.mean(value_losses[-20:]):.3f} (средние за первые и последние 20 шагов)")
+print(f"точность на test (считает сама сеть на Value): {value_test_accuracy:.3f}")
+
+# %% [markdown]
+# Разделяющую границу рисуем torch-близнецом с теми же весами: мы только что убедились, что он
+# считает то же самое, а сеть на `Value` считала бы десятки тысяч точек сетки слишком долго.
+
+# %%
+twin32 = to_torch_twin(value_net).float()
+twin_test_accuracy = accuracy(twin32, X_test, y_test)
+print(f"точность torch-близнеца на test: {twin_test_accuracy:.3f}")
+fig, (ax_loss, ax_boundary) = plt.subplots(1, 2, figsize=(12, 4))
+ax_loss.plot(value_losses, label="на мини-батче")
+window = 20
+ax_loss.plot(np.arange(window - 1, VALUE_STEPS), np.convolve(value_losses, np.ones(window) / window, mode="valid"),
+             label=f"скользящее среднее по {window} шагам")
+ax_loss.set_title("Обучение MLP на Value")
+ax_loss.set_xlabel("шаг SGD")
+ax_loss.set_ylabel("hinge + L2")
+ax_loss.legend()
+plot_decision_boundary(ax_boundary, torch_score_fn(twin32), X_test, y_test,
+                       f"MLP на Value: test {value_test_accuracy:.3f}")
+plt.show()
+
+# %% [markdown]
+# ## 7. Резюме части II
+#
+# * Градиент по всем параметрам нужен на каждом шаге. Конечные разности стоят двух прямых проходов
+#   на параметр (на порядки дольше одного backward), но остаются лучшим способом **проверить** градиент.
+# * Прямой проход строит вычислительный граф и запоминает промежуточные значения; обратный проход
+#   идёт по графу в обратном топологическом порядке: **downstream = upstream × локальная производная**,
+#   а вклады разных путей **складываются**.
+# * Векторная форма цепного правила: $\nabla_{\mathbf{x}} L = J^\top\nabla_{\mathbf{y}} L$; якобиан
+#   $m\times n$ (numerator layout), градиент имеет форму своей переменной. Для линейного слоя
+#   $Y = XW + \mathbf{b}$: $\nabla_W L = X^\top G$, $\nabla_X L = GW^\top$, $\nabla_{\mathbf{b}} L = \sum_n G_{n,:}$.
+# * В PyTorch сложение раздаёт градиент, умножение меняет входы местами, max/ReLU направляет его;
+#   `.grad` копится, поэтому его обнуляют; `.grad` сохраняется только у листьев.
+# * Свой autograd — это магические методы (включая отражённые), замыкания с локальными производными,
+#   итеративная топологическая сортировка и `+=` при накоплении градиента. Сеть на нём даёт те же
+#   выходы и градиенты, что PyTorch, только намного медленнее: PyTorch работает с тензорами, а не со скалярами.
 
 # %% [markdown]
 # # Блиц-вопросы
+#
+# Ответьте устно, потом раскройте ответ.
+
+# %% [markdown]
+# **1.** Чем тензор PyTorch отличается от массива NumPy, если оба — n-мерные массивы чисел?
+#
+# <details><summary>Ответ</summary>
+#
+# Тензор умеет жить на GPU и участвовать в автоматическом дифференцировании (`requires_grad`,
+# `grad_fn`, `.backward()`). По умолчанию PyTorch создаёт float32, NumPy — float64.
+# `torch.from_numpy` и `.numpy()` (на CPU) не копируют данные, а делят память.
+#
+# </details>
+
+# %% [markdown]
+# **2.** Какой формы будет результат сложения тензоров форм `(3, 1)` и `(4,)`? Почему?
+#
+# <details><summary>Ответ</summary>
+#
+# `(3, 4)`. Broadcasting выравнивает формы по правому краю: `(3, 1)` и `(1, 4)`; размерности равны
+# или одна из них 1, и единичные размерности растягиваются.
+#
+# </details>
+
+# %% [markdown]
+# **3.** Почему в hinge loss метки кодируют как $-1/+1$, а не $0/1$?
+#
+# <details><summary>Ответ</summary>
+#
+# Отступ (margin) $y\cdot s$ положителен, когда знак оценки совпадает с меткой. С метками $\pm 1$
+# одна формула $\max(0, 1 - y s)$ работает для обоих классов; с меткой 0 произведение всегда 0.
+#
+# </details>
+
+# %% [markdown]
+# **4.** Чему равна hinge loss для точки с отступом $y\cdot s = 0.3$? А с $y\cdot s = 2$? Какой у них градиент по $s$?
+#
+# <details><summary>Ответ</summary>
+#
+# $\max(0, 1 - 0.3) = 0.7$ и $0$. Градиент по $s$: $-y$ в первом случае и $0$ во втором — точки,
+# классифицированные с запасом, на обучение не влияют.
+#
+# </details>
+
+# %% [markdown]
+# **5.** Зачем L2-регуляризация и как она меняет шаг SGD?
+#
+# <details><summary>Ответ</summary>
+#
+# Она штрафует большие веса и делает разделяющую кривую глаже (меньше переобучения). Слагаемое
+# $\alpha\|w\|^2$ добавляет к градиенту $2\alpha w$, то есть каждый шаг немного уменьшает веса к нулю
+# (weight decay): $w \leftarrow w - \eta(\nabla L + 2\alpha w)$.
+#
+# </details>
+
+# %% [markdown]
+# **6.** Что станет с MLP, если убрать все нелинейности?
+#
+# <details><summary>Ответ</summary>
+#
+# Композиция линейных отображений линейна: сеть любой глубины станет линейным классификатором и
+# не разделит «луны» (make_moons).
+#
+# </details>
+
+# %% [markdown]
+# **7.** Почему сигмоида в скрытых слоях учится медленнее ReLU?
+#
+# <details><summary>Ответ</summary>
+#
+# $\sigma'(x) = \sigma(x)(1 - \sigma(x)) \le 1/4$ и почти 0 при больших $|x|$ (насыщение). По цепному
+# правилу градиент умножается на эту производную в каждом слое и затухает. У ReLU производная 1 при $x > 0$.
+#
+# </details>
+
+# %% [markdown]
+# **8.** Чем SVM с RBF-ядром похож на MLP и чем отличается?
+#
+# <details><summary>Ответ</summary>
+#
+# Оба строят нелинейную разделяющую кривую. SVM с ядром решает выпуклую задачу (единственный оптимум)
+# в неявном пространстве признаков, заданном ядром; MLP сам **учит** признаки в скрытых слоях, но его
+# задача невыпуклая и решается градиентным спуском.
+#
+# </details>
+
+# %% [markdown]
+# **9.** Почему батчевое (векторизованное) вычисление в десятки раз быстрее цикла по примерам?
+#
+# <details><summary>Ответ</summary>
+#
+# Цикл платит накладные расходы интерпретатора Python и запуска операции на каждом примере; одна
+# матричная операция на весь батч выполняется в оптимизированном C/BLAS-коде с векторными
+# инструкциями и несколькими потоками.
+#
+# </details>
+
+# %% [markdown]
+# **10.** Сколько параметров у MLP 2 → 100 → 100 → 1?
+#
+# <details><summary>Ответ</summary>
+#
+# $(2\cdot 100 + 100) + (100\cdot 100 + 100) + (100\cdot 1 + 1) = 300 + 10100 + 101 = 10\,501$.
+#
+# </details>
+
+# %% [markdown]
+# **11.** Зачем фиксировать seed в ноутбуке?
+#
+# <details><summary>Ответ</summary>
+#
+# Чтобы данные, инициализация и порядок батчей повторялись от запуска к запуску: тогда числа в
+# выводе воспроизводимы, а разницу в результатах можно приписать изменению кода, а не случайности.
+#
+# </details>
+
+# %% [markdown]
+# **12.** Сколько прямых проходов нужно, чтобы посчитать градиент по $P$ параметрам центральными
+# конечными разностями? А backprop?
+#
+# <details><summary>Ответ</summary>
+#
+# $2P$ прямых проходов. Backprop — один прямой и один обратный проход (по стоимости это порядка
+# 2–3 прямых), независимо от $P$.
+#
+# </details>
+
+# %% [markdown]
+# **13.** Зачем прямой проход сохраняет промежуточные значения?
+#
+# <details><summary>Ответ</summary>
+#
+# Локальные производные выражаются через них: для $q\cdot z$ нужны $q$ и $z$, для tanh — его
+# значение, для ReLU — знак входа. Поэтому обучение требует памяти на активации всех слоёв.
+#
+# </details>
+
+# %% [markdown]
+# **14.** Как выглядит цепное правило для $L(\mathbf{y}(\mathbf{x}))$, где $\mathbf{x}\in\mathbb{R}^n$, $\mathbf{y}\in\mathbb{R}^m$?
+#
+# <details><summary>Ответ</summary>
+#
+# $\frac{\partial L}{\partial x_j} = \sum_i \frac{\partial L}{\partial y_i}\frac{\partial y_i}{\partial x_j}$,
+# то есть $\nabla_{\mathbf{x}} L = J^\top\nabla_{\mathbf{y}} L$, где $J = \frac{\partial\mathbf{y}}{\partial\mathbf{x}}$ — якобиан $m\times n$.
+#
+# </details>
+
+# %% [markdown]
+# **15.** Какой формы якобиан $\partial\mathbf{y}/\partial\mathbf{x}$ для $\mathbf{y}\in\mathbb{R}^m$,
+# $\mathbf{x}\in\mathbb{R}^n$ в numerator layout? А градиент скаляра по матрице $W\in\mathbb{R}^{d\times k}$?
+#
+# <details><summary>Ответ</summary>
+#
+# $m\times n$ (строки — компоненты $\mathbf{y}$). Градиент по $W$ имеет форму самой $W$: $d\times k$.
+#
+# </details>
+
+# %% [markdown]
+# **16.** Чему равен $\nabla_{\mathbf{x}}(\mathbf{x}^\top A\mathbf{x})$, если $A$ не симметрична?
+#
+# <details><summary>Ответ</summary>
+#
+# $(A + A^\top)\mathbf{x}$. Формула $2A\mathbf{x}$ верна только для симметричной $A$.
+#
+# </details>
+
+# %% [markdown]
+# **17.** $Y = XW + \mathbf{b}$, $X$: $N\times d$, $W$: $d\times k$, $G = \nabla_Y L$. Чему равны
+# $\nabla_W L$ и $\nabla_{\mathbf{b}} L$? Подсказка: ориентируйтесь на формы.
+#
+# <details><summary>Ответ</summary>
+#
+# $\nabla_W L = X^\top G$ ($d\times k$ получается только так); $\nabla_{\mathbf{b}} L$ — суммы $G$ по
+# столбцам (по батчу), вектор длины $k$: $\mathbf{b}$ использован в каждой из $N$ строк.
+#
+# </details>
+
+# %% [markdown]
+# **18.** Как сложение, умножение и max распределяют входящий градиент?
+#
+# <details><summary>Ответ</summary>
+#
+# Сложение копирует upstream обоим входам; умножение отдаёт каждому входу upstream × **другой** вход;
+# max отдаёт весь upstream большему входу, меньшему — 0 (ReLU: пропускает при $x > 0$).
+#
+# </details>
+
+# %% [markdown]
+# **19.** Почему PyTorch накапливает градиенты в `.grad`, а не перезаписывает? Что будет, если
+# забыть `zero_grad()`?
+#
+# <details><summary>Ответ</summary>
+#
+# Накопление нужно для параметров, участвующих в нескольких слагаемых, и для gradient accumulation.
+# Без обнуления каждый шаг использует сумму градиентов всех прошлых шагов — обучение идёт неверно.
+#
+# </details>
+
+# %% [markdown]
+# **20.** Чем листовой (leaf) тензор отличается от нелистового? Почему `.grad` у промежуточного тензора `None`?
+#
+# <details><summary>Ответ</summary>
+#
+# Лист создан пользователем (`grad_fn is None`), нелистовой — результат операции. `.grad` сохраняется
+# только у листьев с `requires_grad=True` — ради экономии памяти; для промежуточного нужен `retain_grad()`.
+#
+# </details>
+
+# %% [markdown]
+# **21.** Зачем классу `Value` метод `__radd__`?
+#
+# <details><summary>Ответ</summary>
+#
+# Для выражений «число + Value»: `int.__add__` возвращает `NotImplemented`, и Python вызывает
+# `Value.__radd__`. Без него не работают `2 + v` и `sum(values)` (sum начинает с 0).
+#
+# </details>
+
+# %% [markdown]
+# **22.** Почему в `_backward` пишут `self.grad += ...`, а не `self.grad = ...`?
+#
+# <details><summary>Ответ</summary>
+#
+# Узел может быть входом нескольких операций (`b = a + a`, общий вес), и вклады всех путей надо
+# сложить. С `=` последний вклад затирает остальные: для `a + a` получится 1 вместо 2.
+#
+# </details>
+
+# %% [markdown]
+# **23.** Зачем перед обратным проходом топологическая сортировка, и почему мы сделали её без рекурсии?
+#
+# <details><summary>Ответ</summary>
+#
+# Узел можно обрабатывать, только когда все его потребители отдали ему градиент — это обратный
+# топологический порядок. Рекурсивный обход упирается в лимит рекурсии Python (~1000) на глубоких
+# графах; явный стек такого лимита не имеет.
+#
+# </details>
+
+# %% [markdown]
+# **24.** Что захватывает замыкание `_backward` в `Value.__mul__`?
+#
+# <details><summary>Ответ</summary>
+#
+# Входы операции `self` и `other` (ссылки на объекты): из них берутся значения для локальных производных,
+# и к их `.grad` прибавляется вклад. Каждый вызов `__mul__` создаёт своё замыкание со своими входами.
+#
+# </details>
+
+# %% [markdown]
+# **25.** Почему `tanh` в `Value` считается через `math.tanh`, а не по формуле $(e^{2x} - 1)/(e^{2x} + 1)$?
+#
+# <details><summary>Ответ</summary>
+#
+# При $x = 1000$ $e^{2x}$ не помещается в float: формула даёт переполнение (`OverflowError` у `math.exp`,
+# `inf/inf = nan` у NumPy), а `math.tanh(1000) = 1.0`, и производная $1 - t^2 = 0$ корректна.
+#
+# </details>
+
+# %% [markdown]
+# **26.** Почему сеть на `Value` даёт те же градиенты, что PyTorch, но обучается в тысячи раз медленнее?
+#
+# <details><summary>Ответ</summary>
+#
+# Математика одна и та же, но `Value` создаёт объект Python на каждое скалярное действие, а PyTorch
+# делает одну операцию на целую матрицу в скомпилированном коде.
+#
+# </details>
 
 # %% [markdown]
 # # Упражнения для самостоятельной работы
+#
+# В каждом упражнении есть заготовка (функция с `raise NotImplementedError`) и проверка. Проверка
+# печатает ✅ или ❌ с причиной и никогда не останавливает ноутбук, поэтому его по-прежнему можно
+# выполнить сверху вниз. Пока заготовки не заполнены, все проверки честно печатают ❌.
+#
+# Сначала выполните ячейку со вспомогательными функциями проверок (читать её не обязательно).
+
+# %%
+import ast
+import inspect
+import textwrap
+
+
+def run_check(title: str, check: Callable[[], None]) -> bool:
+    """Запускает проверку упражнения, печатает ✅/❌ и никогда не выбрасывает исключений."""
+    try:
+        check()
+    except NotImplementedError:
+        print(f"❌ {title}: ещё не решено (NotImplementedError)")
+        return False
+    except Exception as error:  # любая ошибка решения — это «не пройдено», а не падение ноутбука
+        print(f"❌ {title}: {type(error).__name__}: {error}")
+        return False
+    print(f"✅ {title}: пройдено")
+    return True
+
+
+exercise_results: dict[str, bool] = {}  # итоги проверок: название упражнения -> пройдено ли
+
+
+def require(condition: bool, message: str) -> None:
+    """Выбрасывает AssertionError с сообщением, если условие ложно."""
+    if not condition:
+        raise AssertionError(message)
+
+
+def nearly_equal(a: float, b: float, tol: float = 1e-9) -> bool:
+    """Совпадают ли два числа с относительной точностью tol (абсолютной — около нуля)."""
+    return math.isfinite(a) and abs(a - b) <= tol * max(1.0, abs(b))
+
+
+def source_names(fn: Callable) -> set[str]:
+    """Имена, атрибуты и импорты в исходном коде fn (пусто, если исходник недоступен)."""
+    tree = source_tree(fn)
+    if tree is None:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(part for alias in node.names for part in alias.name.split("."))
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.update(node.module.split("."))
+    return names
+
+
+def source_tree(fn: Callable) -> ast.AST | None:
+    """Синтаксическое дерево исходного кода fn или None, если исходник недоступен."""
+    try:
+        return ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+
+def forbid(fn: Callable, names: set[str]) -> None:
+    """Проверяет, что решение не пользуется запрещёнными функциями (готовыми ответами)."""
+    used = source_names(fn) & names
+    require(not used, f"в решении нельзя использовать: {', '.join(sorted(used))}")
+
+
+# %% [markdown]
+# ### Упражнение 1. Сигмоида в `Value`
+#
+# Напишите `value_sigmoid(x)`: **один** новый узел графа со значением
+# $\sigma(x) = \frac{1}{1 + e^{-x}}$ и локальной производной $\sigma(x)(1 - \sigma(x))$
+# (по образцу `Value.tanh`; узел создаётся как `Value(значение, (x,), "sigmoid")`).
+# Значение должно быть конечным и верным и при $x = \pm 1000$: `math.exp(1000)` переполняется.
+# Решив, можно добавить метод в класс: `Value.sigmoid = value_sigmoid`.
+
+# %%
+def check_sigmoid(value_sigmoid: Callable[[Value], Value]) -> bool:
+    """Проверка упражнения 1: значение, производная, один узел, устойчивость и накопление градиента."""
+
+    def check() -> None:
+        """Сравнивает с torch.sigmoid в float64."""
+        for x0 in (-1000.0, -30.0, -2.0, -0.5, 0.0, 0.7, 3.0, 30.0, 1000.0):
+            x = Value(x0)
+            out = value_sigmoid(x)
+            require(isinstance(out, Value), "нужно вернуть Value")
+            require(out._prev == (x,), "сигмоида должна быть одним узлом, чей единственный вход — x")
+            out.backward()
+            xt = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+            torch.sigmoid(xt).backward()
+            require(nearly_equal(out.data, torch.sigmoid(xt).item()), f"σ({x0}) = {out.data}, а должно быть {torch.sigmoid(xt).item()}")
+            require(nearly_equal(x.grad, xt.grad.item()), f"σ'({x0}) = {x.grad}, а должно быть {xt.grad.item()}")
+        a = Value(0.8)
+        (value_sigmoid(a) * a).backward()  # a входит в граф дважды
+        at = torch.tensor(0.8, dtype=torch.float64, requires_grad=True)
+        (torch.sigmoid(at) * at).backward()
+        require(nearly_equal(a.grad, at.grad.item()), "градиент переиспользованного узла: нужно += , а не =")
+
+    return run_check("Упражнение 1 (сигмоида)", check)
+
+
+# %%
+def value_sigmoid(x: Value) -> Value:
+    """σ(x) = 1 / (1 + e^(−x)) одним узлом графа; локальная производная σ(1 − σ)."""
+    raise NotImplementedError("Упражнение 1: напишите value_sigmoid")
+
+
+exercise_results["sigmoid"] = check_sigmoid(value_sigmoid)
+
+# %% [markdown]
+# ### Упражнение 2. Степень с показателем-`Value`
+#
+# Напишите `value_pow(base, exponent)` для $a^b$, где показатель $b$ — тоже `Value` (или число).
+# Локальные производные: $\frac{\partial a^b}{\partial a} = b\,a^{b-1}$ и
+# $\frac{\partial a^b}{\partial b} = a^b\ln a$ (считаем $a > 0$). Один узел с входами `(base, exponent)`.
+
+# %%
+def check_pow(value_pow: Callable[[Value, "Value | float"], Value]) -> bool:
+    """Проверка упражнения 2: значение и обе производные против PyTorch, включая a ** a."""
+
+    def check() -> None:
+        """Сравнивает с torch.pow в float64."""
+        for a0, b0 in ((0.5, -1.3), (1.7, 0.0), (3.0, 2.5), (2.0, 3.0), (0.9, 10.0)):
+            a, b = Value(a0), Value(b0)
+            out = value_pow(a, b)
+            require(isinstance(out, Value), "нужно вернуть Value")
+            out.backward()
+            at, bt = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a0, b0))
+            (at**bt).backward()
+            require(nearly_equal(out.data, a0**b0), f"{a0} ** {b0} = {out.data}, а должно быть {a0 ** b0}")
+            require(nearly_equal(a.grad, at.grad.item()), f"∂/∂a при a={a0}, b={b0}: {a.grad}, а должно быть {at.grad.item()}")
+            require(nearly_equal(b.grad, bt.grad.item()), f"∂/∂b при a={a0}, b={b0}: {b.grad}, а должно быть {bt.grad.item()}")
+        a = Value(1.5)
+        out = value_pow(a, 2.0)
+        out.backward()
+        require(nearly_equal(out.data, 2.25) and nearly_equal(a.grad, 3.0), "показатель-число тоже должен работать")
+        a = Value(1.5)
+        value_pow(a, a).backward()  # d(a^a)/da = a^a (ln a + 1)
+        require(nearly_equal(a.grad, 1.5**1.5 * (math.log(1.5) + 1)), "для a ** a вклады двух путей нужно сложить")
+
+    return run_check("Упражнение 2 (степень)", check)
+
+
+# %%
+def value_pow(base: Value, exponent: "Value | float") -> Value:
+    """base ** exponent, где exponent — Value или число; base > 0."""
+    raise NotImplementedError("Упражнение 2: напишите value_pow")
+
+
+exercise_results["pow"] = check_pow(value_pow)
+
+# %% [markdown]
+# ### Упражнение 3. Векторизуйте цикл
+#
+# Ниже — матрица попарных квадратов расстояний $D_{ij} = \|\mathbf{a}_i - \mathbf{b}_j\|^2$ двумя
+# циклами. Напишите `pairwise_sq_distances(A, B)` **без циклов и comprehension-ов**: через
+# broadcasting или через $\|\mathbf{a}\|^2 + \|\mathbf{b}\|^2 - 2\,\mathbf{a}^\top\mathbf{b}$
+# (`torch.cdist` не использовать).
+
+# %%
+def pairwise_sq_distances_loop(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """Эталон: D[i, j] = ‖A[i] − B[j]‖² двумя циклами Python."""
+    D = torch.empty(A.shape[0], B.shape[0], dtype=A.dtype)
+    for i in range(A.shape[0]):
+        for j in range(B.shape[0]):
+            D[i, j] = ((A[i] - B[j]) ** 2).sum()
+    return D
+
+
+def check_pairwise(pairwise_sq_distances: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Проверка упражнения 3: совпадение с циклом на разных формах и отсутствие циклов."""
+
+    def check() -> None:
+        """Сравнивает с эталоном и ищет циклы в исходном коде."""
+        gen_ex = torch.Generator().manual_seed(3)
+        for n_a, n_b, dim in ((7, 5, 3), (1, 6, 4), (4, 4, 1)):
+            A = torch.randn(n_a, dim, dtype=torch.float64, generator=gen_ex)
+            B = torch.randn(n_b, dim, dtype=torch.float64, generator=gen_ex)
+            D = pairwise_sq_distances(A, B)
+            require(isinstance(D, torch.Tensor) and D.shape == (n_a, n_b), f"нужен тензор формы {(n_a, n_b)}")
+            require(torch.allclose(D, pairwise_sq_distances_loop(A, B), atol=1e-10), "значения не совпадают с циклом")
+        tree = source_tree(pairwise_sq_distances)
+        loops = (ast.For, ast.While, ast.comprehension)
+        require(tree is None or not any(isinstance(node, loops) for node in ast.walk(tree)), "в решении остался цикл")
+        forbid(pairwise_sq_distances, {"cdist"})
+
+    return run_check("Упражнение 3 (векторизация)", check)
+
+
+# %%
+def pairwise_sq_distances(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """D[i, j] = ‖A[i] − B[j]‖² без циклов; A: (n, d), B: (m, d), D: (n, m)."""
+    raise NotImplementedError("Упражнение 3: напишите pairwise_sq_distances")
+
+
+exercise_results["pairwise"] = check_pairwise(pairwise_sq_distances)
+
+# %% [markdown]
+# ### Упражнение 4. Градиент softmax cross-entropy
+#
+# Для логитов $Z \in \mathbb{R}^{N\times C}$ и правильных классов $t_n$ средняя кросс-энтропия
+# $L = -\frac{1}{N}\sum_n \log\operatorname{softmax}(Z_n)_{t_n}$. Выведите на бумаге
+# $\nabla_Z L = \frac{1}{N}\big(\operatorname{softmax}(Z) - \operatorname{onehot}(t)\big)$ и напишите
+# `softmax_cross_entropy_grad(Z, t)` **без autograd** (без `.backward`, `torch.autograd`, `F.cross_entropy`).
+# Логиты бывают большими: считайте softmax устойчиво (вычтите максимум строки или возьмите `torch.softmax`).
+
+# %%
+def check_softmax_ce_grad(softmax_cross_entropy_grad: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Проверка упражнения 4: совпадение с autograd от F.cross_entropy и отказ от autograd в решении."""
+
+    def check() -> None:
+        """Сравнивает с autograd на нескольких батчах, в том числе с огромными логитами."""
+        gen_ex = torch.Generator().manual_seed(4)
+        for n_rows, n_classes, scale in ((5, 3, 1.0), (1, 4, 1.0), (6, 2, 1000.0)):
+            Z = scale * torch.randn(n_rows, n_classes, dtype=torch.float64, generator=gen_ex)
+            t = torch.randint(0, n_classes, (n_rows,), generator=gen_ex)
+            Zr = Z.clone().requires_grad_(True)
+            nn.functional.cross_entropy(Zr, t).backward()
+            grad = softmax_cross_entropy_grad(Z, t)
+            require(isinstance(grad, torch.Tensor) and grad.shape == Z.shape, f"нужен тензор формы {tuple(Z.shape)}")
+            require(bool(torch.isfinite(grad).all()), "в градиенте inf или nan: softmax посчитан неустойчиво")
+            require(relative_error(grad, Zr.grad) < 1e-9, f"не совпадает с autograd (отн. ошибка {relative_error(grad, Zr.grad):.1e})")
+        forbid(softmax_cross_entropy_grad, {"backward", "autograd", "cross_entropy", "nll_loss"})
+
+    return run_check("Упражнение 4 (softmax cross-entropy)", check)
+
+
+# %%
+def softmax_cross_entropy_grad(Z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """∇_Z средней кросс-энтропии для логитов Z (N, C) и классов t (N,), без autograd."""
+    raise NotImplementedError("Упражнение 4: напишите softmax_cross_entropy_grad")
+
+
+exercise_results["softmax_ce"] = check_softmax_ce_grad(softmax_cross_entropy_grad)
+
+# %% [markdown]
+# ### Упражнение 5. Якобиан обратными проходами
+#
+# Напишите `jacobian(f, x)` для $f: \mathbb{R}^n \to \mathbb{R}^m$: матрицу $m\times n$ (numerator
+# layout, как в разделе 4). Reverse mode даёт за один обратный проход одну **строку** якобиана:
+# градиент $y_i$ по $\mathbf{x}$. Используйте `torch.autograd.grad` или `.backward()`, но не готовые
+# `torch.autograd.functional.jacobian` и `torch.func`.
+
+# %%
+def check_jacobian_rows(jacobian: Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor], torch.Tensor]) -> bool:
+    """Проверка упражнения 5: совпадение с torch.autograd.functional.jacobian на прямоугольных якобианах."""
+
+    def check() -> None:
+        """Сравнивает на трёх функциях разной формы; проверяет, что x не испорчен."""
+        gen_ex = torch.Generator().manual_seed(5)
+        A = torch.randn(4, 3, dtype=torch.float64, generator=gen_ex)
+        functions = [
+            lambda v: A @ v,
+            lambda v: torch.stack([v[0] * v[1], torch.sin(v[2]) + v[0] ** 2]),
+            lambda v: torch.tanh(torch.outer(v, v).reshape(-1)[:5]),
+        ]
+        for f, size in zip(functions, (3, 3, 2), strict=True):
+            x = torch.randn(size, dtype=torch.float64, generator=gen_ex)
+            x_before = x.clone()
+            J = jacobian(f, x)
+            expected = torch.autograd.functional.jacobian(f, x)
+            require(isinstance(J, torch.Tensor) and J.shape == expected.shape,
+                    f"нужна форма (m, n) = {tuple(expected.shape)}")
+            require(relative_error(J.detach(), expected) < 1e-12, "значения не совпадают с якобианом")
+            require(torch.equal(x, x_before) and not x.requires_grad, "функция не должна менять x")
+        forbid(jacobian, {"jacobian", "jacrev", "jacfwd", "vmap", "hessian", "jvp", "vjp"})
+
+    return run_check("Упражнение 5 (якобиан)", check)
+
+
+# %%
+def jacobian(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Якобиан f в точке x формы (m, n): строка i — градиент f(x)[i] по x."""
+    raise NotImplementedError("Упражнение 5: напишите jacobian")
+
+
+exercise_results["jacobian"] = check_jacobian_rows(jacobian)
+
+# %% [markdown]
+# ### Упражнение 6. Обратный проход линейного слоя
+#
+# Для $Y = XW + \mathbf{b}$ и пришедшего сверху $G = \nabla_Y L$ верните тройку
+# $(\nabla_X L, \nabla_W L, \nabla_{\mathbf{b}} L)$ по формулам раздела 4.4, **без autograd**.
+
+# %%
+def check_linear_backward(
+    linear_backward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]],
+) -> bool:
+    """Проверка упражнения 6: три градиента против autograd на неквадратных формах."""
+
+    def check() -> None:
+        """Сравнивает с autograd для L = sum(G * Y)."""
+        gen_ex = torch.Generator().manual_seed(6)
+        for n_rows, d_in, d_out in ((5, 3, 4), (1, 2, 3)):
+            X = torch.randn(n_rows, d_in, dtype=torch.float64, generator=gen_ex, requires_grad=True)
+            W = torch.randn(d_in, d_out, dtype=torch.float64, generator=gen_ex, requires_grad=True)
+            b = torch.randn(d_out, dtype=torch.float64, generator=gen_ex, requires_grad=True)
+            G = torch.randn(n_rows, d_out, dtype=torch.float64, generator=gen_ex)
+            ((X @ W + b) * G).sum().backward()  # тогда ∇_Y L = G
+            result = linear_backward(X.detach(), W.detach(), b.detach(), G)
+            require(isinstance(result, tuple) and len(result) == 3, "нужно вернуть тройку (dX, dW, db)")
+            for name, got, param in zip(("dX", "dW", "db"), result, (X, W, b), strict=True):
+                require(isinstance(got, torch.Tensor) and got.shape == param.shape,
+                        f"{name}: нужна форма {tuple(param.shape)}")
+                require(relative_error(got, param.grad) < 1e-12, f"{name}: значения неверны")
+        forbid(linear_backward, {"backward", "autograd"})
+
+    return run_check("Упражнение 6 (линейный слой)", check)
+
+
+# %%
+def linear_backward(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, G: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(∇_X L, ∇_W L, ∇_b L) для Y = XW + b по градиенту G = ∇_Y L, без autograd."""
+    raise NotImplementedError("Упражнение 6: напишите linear_backward")
+
+
+exercise_results["linear"] = check_linear_backward(linear_backward)
+
+# %% [markdown]
+# Итог по всем упражнениям:
+
+# %%
+print(f"пройдено упражнений: {sum(exercise_results.values())} из {len(exercise_results)}")
+
+# %% [markdown]
+# Эталонные решения лежат в `seminars/solutions/exercises.py` — загляните туда, когда ваши проверки
+# станут зелёными (или если совсем застряли).

@@ -13,18 +13,26 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
+import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import numpy as np
 import pytest
+import torch
 from execute_notebook import ExecutionResult
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
 from load_notebook import definition_statements, load_definitions
 from nbformat import NotebookNode
 from nbio import dumps
 from rebuild_notebook import SEMINAR_NOTEBOOK
+from solutions import exercises
 
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 
@@ -574,3 +582,630 @@ def test_part1_sigmoid_is_slow_but_nonlinear(executed: ExecutionResult) -> None:
     assert len(ns["sigmoid_long_history"]["loss"]) == long_budget
     norms = ns["first_layer_grad_norm"]
     assert norms["ReLU"] > 2 * norms["Sigmoid"]
+
+
+# ======================================================================================
+# 5. Part II, the blitz and the exercises
+#
+# Tests of Part II of the seminar (autograd, the ``Value`` engine), the blitz and the exercises.
+#
+# * the ``Value`` contract, on the class loaded in-process from the notebook (``seminar``):
+#   property-based comparison with PyTorch (float64) on random expressions that reuse nodes,
+#   a 100,000-node chain under a tiny recursion limit, ``b = a + a``, ``tanh(+-1000)``,
+#   ``sum()`` and numbers on either side of every operator;
+# * the ``Value`` MLP against Part I's PyTorch ``MLP`` on identical weights;
+# * the exercise checks: they accept ``seminars/solutions/exercises.py``, reject the untouched
+#   stubs and a set of typical wrong answers;
+# * the blitz section (count, one folded answer per question);
+# * what the executed notebook computed (matrix-calculus errors, timings, equivalence errors);
+# * a short run of ``bench_value.py`` (ours vs micrograd 0.1.0).
+# ======================================================================================
+
+PART2_HEADING = "# Часть II. Autograd и backpropagation"
+PART2_HEADINGS = [
+    PART2_HEADING,
+    "## 1. Мотивация: зачем нужно автоматическое дифференцирование",
+    "## 2. Forward и backward pass",
+    "## 3. Chain rule",
+    "## 4. Матричное дифференцирование",
+    "## 5. Примеры в PyTorch: сложение и умножение",
+    "## 6. Собственный autograd: класс Value",
+    "## 7. Резюме части II",
+    "# Блиц-вопросы",
+    "# Упражнения для самостоятельной работы",
+]
+BLITZ_HEADING = "# Блиц-вопросы"
+EXERCISES_HEADING = "# Упражнения для самостоятельной работы"
+
+#: (check function, reference solution / stub name) of every exercise.
+EXERCISES = [
+    ("check_sigmoid", "value_sigmoid"),
+    ("check_pow", "value_pow"),
+    ("check_pairwise", "pairwise_sq_distances"),
+    ("check_softmax_ce_grad", "softmax_cross_entropy_grad"),
+    ("check_jacobian_rows", "jacobian"),
+    ("check_linear_backward", "linear_backward"),
+]
+
+
+def relative_error(a: list[float] | np.ndarray, b: list[float] | np.ndarray) -> float:
+    """Norm-wise relative error ||a - b|| / ||b|| (0 when both are zero)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    scale = max(np.linalg.norm(a), np.linalg.norm(b))
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+def markdown_sources(nb: NotebookNode) -> list[str]:
+    """Source of every markdown cell, in order."""
+    return [c.source for c in nb.cells if c.cell_type == "markdown"]
+
+
+def section_cells(nb: NotebookNode, start: str, end: str | None) -> list[NotebookNode]:
+    """Cells after the markdown cell starting with ``start`` up to the one starting with ``end``."""
+    begin = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith(start))
+    stop = len(nb.cells)
+    if end is not None:
+        stop = next(i for i, c in enumerate(nb.cells) if i > begin and c.cell_type == "markdown" and c.source.startswith(end))
+    return nb.cells[begin + 1 : stop]
+
+
+# --------------------------------------------------------------------------------------
+# 1. Structure of Part II
+# --------------------------------------------------------------------------------------
+
+
+def test_part2_headings_in_order(seminar_nb: NotebookNode) -> None:
+    headings = [line.strip() for s in markdown_sources(seminar_nb) for line in s.splitlines() if line.startswith("#")]
+    positions = [headings.index(h) for h in PART2_HEADINGS]
+    assert positions == sorted(positions)
+
+
+def test_part2_code_cells_are_short(seminar_nb: NotebookNode) -> None:
+    """Taught live: one idea per cell; only the engine and the check helpers are long."""
+    lengths = [len(c.source.splitlines()) for c in section_cells(seminar_nb, PART2_HEADING, None) if c.cell_type == "code"]
+    assert max(lengths) <= 170
+    assert sorted(lengths)[-3] <= 80, "more than two long code cells"
+
+
+# --------------------------------------------------------------------------------------
+# 2. The Value contract
+# --------------------------------------------------------------------------------------
+
+BINARY = ["add", "sub", "mul", "div"]
+WITH_NUMBER = ["radd", "rsub", "rmul", "rdiv", "add_c", "sub_c", "mul_c", "div_c"]
+UNARY = ["neg", "pow2", "pow3", "pow_m1", "pow_half", "relu", "tanh", "exp"]
+
+
+def apply_op(op: str, x: Any, y: Any, c: float) -> Any:
+    """Apply one operation the same way to Value or torch operands (``c`` is a Python number)."""
+    table: dict[str, Callable[[], Any]] = {
+        "add": lambda: x + y, "sub": lambda: x - y, "mul": lambda: x * y, "div": lambda: x / y,
+        "radd": lambda: c + x, "rsub": lambda: c - x, "rmul": lambda: c * x, "rdiv": lambda: c / x,
+        "add_c": lambda: x + c, "sub_c": lambda: x - c, "mul_c": lambda: x * c, "div_c": lambda: x / c,
+        "neg": lambda: -x, "pow2": lambda: x**2, "pow3": lambda: x**3, "pow_m1": lambda: x**-1,
+        "pow_half": lambda: x**0.5, "relu": lambda: x.relu() if hasattr(x, "relu") else torch.relu(x),
+        "tanh": lambda: x.tanh(), "exp": lambda: x.exp(),
+    }
+    return table[op]()
+
+
+def allowed(op: str, x: float, y: float, c: float) -> bool:
+    """Keep every operation inside its domain and away from kinks (so rounding cannot flip a branch)."""
+    if op == "div":
+        return abs(y) > 0.1
+    if op in ("rdiv", "pow_m1"):
+        return abs(x) > 0.1
+    if op == "div_c":
+        return abs(c) > 0.1
+    if op == "pow_half":
+        return x > 0.01
+    if op == "exp":
+        return x < 5
+    if op == "relu":
+        return abs(x) > 1e-6
+    return True
+
+
+step_strategy = st.tuples(
+    st.sampled_from(BINARY + WITH_NUMBER + UNARY),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.floats(-3, 3, allow_nan=False, allow_infinity=False),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    leaves=st.lists(st.floats(-2, 2, allow_nan=False, allow_infinity=False), min_size=1, max_size=4),
+    steps=st.lists(step_strategy, min_size=1, max_size=25),
+)
+@example(leaves=[0.859375], steps=[("div", 0, 0, 0.0)])  # x / x: the exact gradient is 0 by cancellation
+def test_value_matches_torch_on_random_expressions(seminar: types.ModuleType, leaves: list[float], steps: list) -> None:
+    """Random DAGs (operands drawn from all earlier nodes, so nodes are reused) vs torch float64.
+
+    The gradient of every node (leaves and operation results) is compared; the relative error
+    of each is taken against the largest gradient in the graph (at least 1: the last result
+    feeds the output directly). A per-component relative error is meaningless where
+    contributions cancel and the exact gradient is 0 (``x / x``): there any two correct
+    implementations differ by rounding.
+    """
+    Value = seminar.Value
+    ours = [Value(v) for v in leaves]
+    theirs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in leaves]
+    for op, i, j, c in steps:
+        i, j = i % len(ours), j % len(ours)
+        if not allowed(op, ours[i].data, ours[j].data, c):
+            continue
+        result = apply_op(op, ours[i], ours[j], c)
+        if not math.isfinite(result.data) or abs(result.data) > 1e4:
+            continue
+        ours.append(result)
+        theirs.append(apply_op(op, theirs[i], theirs[j], c))
+    assume(len(ours) > len(leaves))
+    for t in theirs[len(leaves):]:
+        t.retain_grad()
+    out_ours = sum(ours[len(leaves):])  # sum() starts at 0: needs __radd__
+    out_theirs = sum(theirs[len(leaves):])
+    out_ours.backward()
+    out_theirs.backward()
+    assert relative_error([out_ours.data], [out_theirs.item()]) <= 1e-12
+    grads_ours = [v.grad for v in ours]
+    grads_theirs = [0.0 if t.grad is None else t.grad.item() for t in theirs]
+    scale = max(abs(g) for g in grads_theirs)
+    assert scale >= 1.0
+    for k, (g, t) in enumerate(zip(grads_ours, grads_theirs, strict=True)):
+        assert abs(g - t) <= 1e-9 * max(abs(t), scale), f"node {k}: {g!r} vs torch {t!r}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), min_size=1, max_size=40))
+def test_topological_sort_puts_every_node_after_its_inputs(seminar: types.ModuleType, steps: list) -> None:
+    Value = seminar.Value
+    nodes = [Value(1.0), Value(2.0)]
+    for i, j in steps:
+        nodes.append(nodes[i % len(nodes)] * nodes[j % len(nodes)] + 1.0)
+    order = seminar.topological_sort(nodes[-1])
+    position = {id(node): k for k, node in enumerate(order)}
+    assert len(position) == len(order), "a node appears twice"
+    assert order[-1] is nodes[-1]
+    for node in order:
+        for child in node._prev:
+            assert position[id(child)] < position[id(node)]
+
+
+def stack_depth() -> int:
+    """Number of Python frames on the stack right now."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    return depth
+
+
+def test_backward_on_a_100000_node_chain_needs_no_recursion(seminar: types.ModuleType) -> None:
+    Value = seminar.Value
+    x = Value(0.5)
+    y = x
+    for _ in range(100_000):
+        y = y + x  # a chain 100,000 operations deep; x is reused by every one of them
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(stack_depth() + 60)  # any recursive graph walk would die here
+    try:
+        y.backward()
+        n_nodes = len(seminar.topological_sort(y))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert n_nodes == 100_001
+    assert x.grad == 100_001.0
+    assert y.data == pytest.approx(0.5 * 100_001)
+    del y  # freeing the deep chain must not crash either
+
+
+def test_reused_node_accumulates(seminar: types.ModuleType) -> None:
+    Value = seminar.Value
+    a = Value(3.0)
+    b = a + a
+    b.backward()
+    assert (b.data, a.grad) == (6.0, 2.0)
+    a = Value(3.0)
+    (a * a).backward()
+    assert a.grad == 6.0
+    a = Value(-1.5)
+    (a + a + a * a).backward()
+    assert a.grad == pytest.approx(2 + 2 * -1.5)
+
+
+@pytest.mark.parametrize("x0", [1000.0, -1000.0, 20.0, -20.0, 0.3, -0.7, 0.0])
+def test_tanh_is_finite_and_correct_for_large_inputs(seminar: types.ModuleType, x0: float) -> None:
+    x = seminar.Value(x0)
+    out = x.tanh()
+    out.backward()
+    xt = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    torch.tanh(xt).backward()
+    assert math.isfinite(out.data) and math.isfinite(x.grad)
+    assert out.data == pytest.approx(torch.tanh(xt).item(), rel=1e-12, abs=1e-300)
+    assert x.grad == pytest.approx(xt.grad.item(), rel=1e-9, abs=1e-300)
+    if abs(x0) == 1000.0:
+        assert (out.data, x.grad) == (math.copysign(1.0, x0), 0.0)
+
+
+def test_sum_and_numbers_on_either_side(seminar: types.ModuleType) -> None:
+    Value = seminar.Value
+    values = [Value(1.0), Value(2.0), Value(3.5)]
+    total = sum(values)
+    total.backward()
+    assert total.data == 6.5 and [v.grad for v in values] == [1.0, 1.0, 1.0]
+
+    v = Value(4.0)
+    cases: list[tuple[Callable[[Any], Any], float, float]] = [
+        (lambda t: 2 * t, 8.0, 2.0),
+        (lambda t: t * 2, 8.0, 2.0),
+        (lambda t: 2 + t, 6.0, 1.0),
+        (lambda t: t + 2, 6.0, 1.0),
+        (lambda t: 2 - t, -2.0, -1.0),
+        (lambda t: t - 2, 2.0, 1.0),
+        (lambda t: 2 / t, 0.5, -2 / 16),
+        (lambda t: t / 2, 2.0, 0.5),
+        (lambda t: -t, -4.0, -1.0),
+        (lambda t: t**3, 64.0, 48.0),
+        (lambda t: t**-0.5, 0.5, -0.5 * 4.0**-1.5),
+        (lambda t: t.exp(), math.exp(4.0), math.exp(4.0)),
+        (lambda t: t.relu(), 4.0, 1.0),
+        (lambda t: (-t).relu(), 0.0, 0.0),
+    ]
+    for build, data, grad in cases:
+        v = Value(4.0)
+        out = build(v)
+        assert isinstance(out, Value)
+        out.backward()
+        assert out.data == pytest.approx(data, rel=1e-12)
+        assert v.grad == pytest.approx(grad, rel=1e-12)
+
+
+def test_value_exponent_is_left_to_the_exercise(seminar: types.ModuleType) -> None:
+    with pytest.raises(TypeError):
+        seminar.Value(2.0) ** seminar.Value(3.0)
+
+
+def test_value_engine_is_a_teaching_engine(seminar: types.ModuleType, seminar_nb: NotebookNode) -> None:
+    """One short method per operation; the class stays readable."""
+    import inspect
+
+    engine_cells = [c.source for c in seminar_nb.cells if c.cell_type == "code" and "class Value:" in c.source]
+    assert len(engine_cells[-1].splitlines()) <= 170
+    for name in ("__add__", "__mul__", "__pow__", "relu", "tanh", "exp", "backward"):
+        assert len(inspect.getsource(getattr(seminar.Value, name)).splitlines()) <= 14, name
+
+
+# --------------------------------------------------------------------------------------
+# 3. The Value MLP against PyTorch on identical weights
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hidden, seed", [(8, 0), (5, 3)])
+def test_value_mlp_equals_torch_mlp_on_identical_weights(seminar: types.ModuleType, hidden: int, seed: int) -> None:
+    from sklearn.datasets import make_moons
+
+    X, labels = make_moons(n_samples=40, noise=0.2, random_state=seed)
+    y = 2.0 * labels - 1.0
+    net = seminar.ValueMLP(hidden=hidden, seed=seed)
+    twin = seminar.to_torch_twin(net)
+    assert sum(p.numel() for p in twin.parameters()) == len(net.parameters())
+
+    loss = seminar.value_loss(net, X.tolist(), y.tolist())
+    loss.backward()
+    X64, y64 = torch.tensor(X), torch.tensor(y)
+    scores_twin = twin(X64)
+    loss_twin = seminar.hinge_loss(scores_twin, y64) + seminar.l2_penalty(twin)
+    loss_twin.backward()
+
+    scores = [net(x).data for x in X.tolist()]
+    assert relative_error(scores, scores_twin.detach().numpy()) <= 1e-12
+    assert relative_error([loss.data], [loss_twin.item()]) <= 1e-12
+    for ours, param in zip(seminar.value_mlp_tensors(net, "grad"), twin.parameters(), strict=True):
+        assert ours.shape == param.shape
+        assert relative_error(ours.numpy().ravel(), param.grad.numpy().ravel()) <= 1e-12
+
+
+# --------------------------------------------------------------------------------------
+# 4. Exercise checks: accept the reference solutions, reject stubs and wrong answers
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("check_name, function_name", EXERCISES)
+def test_checks_accept_reference_solutions(
+    seminar: types.ModuleType, check_name: str, function_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert getattr(seminar, check_name)(getattr(exercises, function_name)) is True
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check_name, function_name", EXERCISES)
+def test_checks_reject_untouched_stubs(
+    seminar: types.ModuleType, check_name: str, function_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub = getattr(seminar, function_name)
+    with pytest.raises(NotImplementedError):
+        stub(*[None] * stub.__code__.co_argcount)
+    assert getattr(seminar, check_name)(stub) is False
+    assert "NotImplementedError" in capsys.readouterr().out
+
+
+def sigmoid_naive(x: Any) -> Any:
+    s = 1.0 / (1.0 + math.exp(-x.data))  # overflows at x = -1000
+    out = type(x)(s, (x,), "sigmoid")
+
+    def _backward(upstream: float) -> None:
+        x.grad += s * (1 - s) * upstream
+
+    out._backward = _backward
+    return out
+
+
+def sigmoid_composed(x: Any) -> Any:
+    return 1 / (1 + (-x).exp())  # several nodes (and overflows)
+
+
+def sigmoid_assigns(x: Any) -> Any:
+    s = 0.5 * (1 + math.tanh(x.data / 2))
+    out = type(x)(s, (x,), "sigmoid")
+
+    def _backward(upstream: float) -> None:
+        x.grad = s * (1 - s) * upstream  # '=' loses the other paths
+
+    out._backward = _backward
+    return out
+
+
+def sigmoid_wrong_derivative(x: Any) -> Any:
+    s = 0.5 * (1 + math.tanh(x.data / 2))
+    out = type(x)(s, (x,), "sigmoid")
+
+    def _backward(upstream: float) -> None:
+        x.grad += s * upstream
+
+    out._backward = _backward
+    return out
+
+
+def pow_without_exponent_grad(base: Any, exponent: Any) -> Any:
+    exponent = exponent if isinstance(exponent, type(base)) else type(base)(exponent)
+    out = type(base)(base.data**exponent.data, (base, exponent), "**")
+
+    def _backward(upstream: float) -> None:
+        base.grad += exponent.data * base.data ** (exponent.data - 1) * upstream
+
+    out._backward = _backward
+    return out
+
+
+def pow_assigns(base: Any, exponent: Any) -> Any:
+    exponent = exponent if isinstance(exponent, type(base)) else type(base)(exponent)
+    result = base.data**exponent.data
+    out = type(base)(result, (base, exponent), "**")
+
+    def _backward(upstream: float) -> None:
+        base.grad = exponent.data * base.data ** (exponent.data - 1) * upstream
+        exponent.grad = result * math.log(base.data) * upstream
+
+    out._backward = _backward
+    return out
+
+
+def pairwise_with_comprehension(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    return torch.stack([((a - B) ** 2).sum(dim=1) for a in A])
+
+
+def pairwise_with_cdist(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(A, B) ** 2
+
+
+def pairwise_transposed(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    return ((B[:, None, :] - A[None, :, :]) ** 2).sum(dim=-1)
+
+
+def ce_grad_without_mean(Z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    probs = torch.softmax(Z, dim=1)
+    probs[torch.arange(len(t)), t] -= 1
+    return probs
+
+
+def ce_grad_naive_softmax(Z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    probs = Z.exp() / Z.exp().sum(dim=1, keepdim=True)  # inf / inf = nan for large logits
+    probs[torch.arange(len(t)), t] -= 1
+    return probs / len(t)
+
+
+def ce_grad_by_autograd(Z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    Zr = Z.clone().requires_grad_(True)
+    torch.nn.functional.cross_entropy(Zr, t).backward()
+    return Zr.grad
+
+
+def jacobian_transposed(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    return exercises.jacobian(f, x).T
+
+
+def jacobian_ready_made(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    return torch.autograd.functional.jacobian(f, x)
+
+
+def jacobian_spoils_x(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    x.requires_grad_(True)
+    y = f(x)
+    return torch.stack([torch.autograd.grad(y[i], x, retain_graph=True)[0] for i in range(len(y))])
+
+
+def linear_dw_transposed(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, G: torch.Tensor) -> tuple:
+    return G @ W.T, G.T @ X, G.sum(dim=0)
+
+
+def linear_db_mean(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, G: torch.Tensor) -> tuple:
+    return G @ W.T, X.T @ G, G.mean(dim=0)
+
+
+def linear_by_autograd(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, G: torch.Tensor) -> tuple:
+    Xr, Wr, br = (t.clone().requires_grad_(True) for t in (X, W, b))
+    ((Xr @ Wr + br) * G).sum().backward()
+    return Xr.grad, Wr.grad, br.grad
+
+
+WRONG_ANSWERS = [
+    ("check_sigmoid", sigmoid_naive),
+    ("check_sigmoid", sigmoid_composed),
+    ("check_sigmoid", sigmoid_assigns),
+    ("check_sigmoid", sigmoid_wrong_derivative),
+    ("check_pow", pow_without_exponent_grad),
+    ("check_pow", pow_assigns),
+    ("check_pairwise", pairwise_with_comprehension),
+    ("check_pairwise", pairwise_with_cdist),
+    ("check_pairwise", pairwise_transposed),
+    ("check_softmax_ce_grad", ce_grad_without_mean),
+    ("check_softmax_ce_grad", ce_grad_naive_softmax),
+    ("check_softmax_ce_grad", ce_grad_by_autograd),
+    ("check_jacobian_rows", jacobian_transposed),
+    ("check_jacobian_rows", jacobian_ready_made),
+    ("check_jacobian_rows", jacobian_spoils_x),
+    ("check_linear_backward", linear_dw_transposed),
+    ("check_linear_backward", linear_db_mean),
+    ("check_linear_backward", linear_by_autograd),
+]
+
+
+@pytest.mark.parametrize("check_name, wrong", WRONG_ANSWERS, ids=[w.__name__ for _, w in WRONG_ANSWERS])
+def test_checks_reject_wrong_answers(
+    seminar: types.ModuleType, check_name: str, wrong: Callable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert getattr(seminar, check_name)(wrong) is False
+    assert "❌" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------
+# 5. Blitz
+# --------------------------------------------------------------------------------------
+
+
+def test_blitz_has_at_least_20_questions_each_with_a_folded_answer(seminar_nb: NotebookNode) -> None:
+    cells = [c for c in section_cells(seminar_nb, BLITZ_HEADING, EXERCISES_HEADING) if c.cell_type == "markdown"]
+    questions = [c.source for c in cells if "<details>" in c.source]
+    assert len(questions) >= 20
+    for number, text in enumerate(questions, start=1):
+        assert text.startswith(f"**{number}.**"), text[:40]
+        assert text.count("<details>") == 1 and text.count("</details>") == 1
+        question, answer = text.split("<details>")
+        assert "?" in question
+        answer = re.sub(r"<summary>.*?</summary>|</details>", "", answer, flags=re.S).strip()
+        assert len(answer) >= 40, f"question {number}: the answer is too short"
+    text = "\n".join(questions)
+    for topic in ("broadcasting", "hinge", "SVM", "сигмоид", "батч", "якобиан", "__radd__", "топологическ", "leaf", "+="):
+        assert topic.lower() in text.lower(), f"no blitz question about {topic}"
+
+
+# --------------------------------------------------------------------------------------
+# 6. The executed notebook
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_part2_runs_within_its_time_budget(executed: ExecutionResult) -> None:
+    seconds = executed.seconds_between(PART2_HEADING)
+    print(f"\n[benchmark] Part II + blitz + exercises: {seconds:.1f} s in a fresh kernel")
+    assert seconds <= 30
+
+
+@pytest.mark.slow
+def test_motivation_measures_finite_differences_against_backprop(executed: ExecutionResult) -> None:
+    ns = executed.namespace
+    assert ns["n_params"] == 10_501
+    assert ns["n_chosen"] >= ns["FD_PARAMS"] * 0.9
+    assert ns["fd_relative_error"] < 1e-6
+    per_parameter = ns["fd_seconds"] / ns["n_chosen"]
+    assert ns["fd_full_estimate_seconds"] == pytest.approx(per_parameter * ns["n_params"])
+    assert ns["fd_full_estimate_seconds"] > 20 * ns["backward_seconds"]
+    print(f"\n[benchmark] backward {1e3 * ns['backward_seconds']:.2f} ms; finite differences "
+          f"{1e3 * per_parameter:.2f} ms per parameter, ~{ns['fd_full_estimate_seconds']:.0f} s for all")
+
+
+@pytest.mark.slow
+def test_matrix_calculus_identities_check_out(executed: ExecutionResult) -> None:
+    checks = executed.namespace["matrix_checks"]
+    assert len(checks) >= 15
+    names = " ".join(checks)
+    for must in ("aᵀx", "Ax", "xᵀAx", "‖x‖", "‖X‖_F", "∇_W L", "∇_X L", "∇_b L", "MSE"):
+        assert must in names, f"no check of {must}"
+    for name, errors in checks.items():
+        assert errors["autograd"] <= 1e-12, name
+        assert errors["finite_diff"] <= 1e-7, name
+
+
+@pytest.mark.slow
+def test_value_section_matches_torch_in_the_run(executed: ExecutionResult) -> None:
+    ns = executed.namespace
+    assert ns["expression_error"] <= 1e-12
+    assert ns["twin_output_error"] <= 1e-12
+    assert ns["twin_loss_error"] <= 1e-12
+    assert ns["twin_grad_error"] <= 1e-12
+    assert ns["value_test_accuracy"] >= 0.85
+    assert len(ns["value_losses"]) == ns["VALUE_STEPS"]
+    assert np.mean(ns["value_losses"][-20:]) < 0.7 * np.mean(ns["value_losses"][:20])
+    outputs = "".join(executed.text_output(i) for i in range(len(executed.notebook.cells)))
+    assert "RecursionError" in outputs  # the recursive sort fails on the deep chain, on purpose
+    print(f"\n[benchmark] Value MLP: {ns['VALUE_STEPS']} SGD steps in {ns['value_train_seconds']:.1f} s")
+
+
+@pytest.mark.slow
+def test_exercise_checks_report_stubs_without_breaking_the_run(executed: ExecutionResult) -> None:
+    results = executed.namespace["exercise_results"]
+    assert len(results) >= 5 and not any(results.values())
+    cells = section_cells(executed.notebook, EXERCISES_HEADING, None)
+    text = "".join(o.get("text", "") for c in cells if c.cell_type == "code" for o in c.outputs)
+    assert text.count("❌") == len(results)
+    assert f"пройдено упражнений: 0 из {len(results)}" in text
+
+
+# --------------------------------------------------------------------------------------
+# 7. Benchmark: ours vs micrograd 0.1.0
+# --------------------------------------------------------------------------------------
+
+
+def test_value_is_not_slower_than_micrograd(seminar: types.ModuleType) -> None:
+    import bench_value
+
+    result = bench_value.run_benchmark(seminar.Value, repeats=3)
+    print(f"\n[benchmark] one training step (2-16-16-1, 100 points): ours {result.ours_seconds:.3f} s, "
+          f"micrograd {result.micrograd_seconds:.3f} s, ratio {result.ratio:.2f}")
+    assert result.ratio <= 1.0
+
+
+def test_bench_cli_rejects_bad_input(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import bench_value
+    from nbio import EXIT_BAD_INPUT, run_cli
+
+    missing = tmp_path / "missing.py"
+    assert run_cli(bench_value.main, ["--source", str(missing)]) == EXIT_BAD_INPUT
+    no_engine = tmp_path / "no_engine.py"
+    no_engine.write_text("# %%\nx = 1\n", encoding="utf-8")
+    assert run_cli(bench_value.main, ["--source", str(no_engine)]) == EXIT_BAD_INPUT
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == [f"{missing}: no such file", f"{no_engine}: the notebook defines no Value class"]
+
+
+def test_bench_detects_engines_that_disagree(seminar: types.ModuleType) -> None:
+    import bench_value
+
+    class WrongValue(seminar.Value):
+        """A Value whose product forgets one input's gradient."""
+
+        __slots__ = ()
+
+        def __mul__(self, other: Any) -> Any:
+            other = other if isinstance(other, seminar.Value) else seminar.Value(other)
+            out = seminar.Value(self.data * other.data, (self, other), "*")
+
+            def _backward(upstream: float) -> None:
+                self.grad += other.data * upstream
+
+            out._backward = _backward
+            return out
+
+    with pytest.raises(bench_value.EnginesDisagree):
+        bench_value.run_benchmark(WrongValue, repeats=1, workload=bench_value.make_workload(n_points=5))
