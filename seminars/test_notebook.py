@@ -1116,13 +1116,10 @@ def test_part2_runs_within_its_time_budget(executed: ExecutionResult) -> None:
 def test_motivation_measures_finite_differences_against_backprop(executed: ExecutionResult) -> None:
     ns = executed.namespace
     assert ns["n_params"] == 10_501
-    assert ns["n_chosen"] >= ns["FD_PARAMS"] * 0.9
-    assert ns["fd_relative_error"] < 1e-6
-    per_parameter = ns["fd_seconds"] / ns["n_chosen"]
-    assert ns["fd_full_estimate_seconds"] == pytest.approx(per_parameter * ns["n_params"])
-    assert ns["fd_full_estimate_seconds"] > 20 * ns["backward_seconds"]
-    print(f"\n[benchmark] backward {1e3 * ns['backward_seconds']:.2f} ms; finite differences "
-          f"{1e3 * per_parameter:.2f} ms per parameter, ~{ns['fd_full_estimate_seconds']:.0f} s for all")
+    assert ns["fd_relative_error"] < 1e-5
+    assert ns["fd_seconds"] > 100 * ns["backward_seconds"]
+    print(f"\n[benchmark] backward {1e3 * ns['backward_seconds']:.2f} ms; finite differences over all "
+          f"{ns['n_params']} parameters {ns['fd_seconds']:.1f} s; relative error {ns['fd_relative_error']:.1e}")
 
 
 @pytest.mark.slow
