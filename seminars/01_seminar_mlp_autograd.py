@@ -1295,7 +1295,8 @@ from matplotlib.patches import Patch
 #    (центральная разность $\frac{L(\theta + h e_i) - L(\theta - h e_i)}{2h}$ точнее, но стоит двух).
 # 3. **Автоматическое дифференцирование** (automatic differentiation, autodiff) в обратном режиме
 #    (reverse mode), оно же **backpropagation**: градиент по всем параметрам сразу за время
-#    порядка одного-двух прямых проходов.
+#    порядка 2–3 прямых проходов (один прямой проход плюс обратный, который обычно вдвое дороже прямого),
+#    независимо от числа параметров.
 #
 # Проверим на MLP из части I. Считаем в float64, чтобы конечные разности были точными.
 
@@ -1328,7 +1329,7 @@ print(f"forward + backward: {1e3 * backward_seconds:.2f} мс")
 # **Вопрос.** Как вы думаете, во сколько раз дольше посчитать тот же градиент конечными разностями?
 #
 # Посчитаем все 10 501 производных конечными разностями: это 10 502 прямых прохода (один базовый и по
-# одному на параметр). Ячейка работает несколько секунд — это и есть ответ.
+# одному на параметр). Ячейка работает несколько секунд, а в конце печатает, во сколько раз это дольше backprop.
 
 # %%
 def finite_difference_param_grad(
@@ -1643,7 +1644,7 @@ print(f"а «формула» 2Ax ошиблась бы на {relative_error(2 *
 # **Нормы:**
 # $$\nabla_{\mathbf{x}}\|\mathbf{x}\|_2^2 = 2\mathbf{x},\qquad
 # \nabla_{\mathbf{x}}\|\mathbf{x}\|_2 = \frac{\mathbf{x}}{\|\mathbf{x}\|_2}\ (\mathbf{x}\ne 0),\qquad
-# \nabla_X\|X\|_F^2 = 2X,\qquad \nabla_X\|X\|_F = \frac{X}{\|X\|_F}.$$
+# \nabla_X\|X\|_F^2 = 2X,\qquad \nabla_X\|X\|_F = \frac{X}{\|X\|_F}\ (X\ne 0).$$
 # Норма Фробениуса $\|X\|_F^2 = \sum_{ij} X_{ij}^2$ — это обычная норма вектора из всех элементов матрицы.
 
 # %%
@@ -1699,8 +1700,8 @@ check_gradient("∇_X L = G Wᵀ", lambda X: torch.sin(X @ W_l + b_l).sum(), X_l
 check_gradient("∇_b L = G.sum(0)", lambda b: torch.sin(X_l @ W_l + b).sum(), b_l, G_l.sum(dim=0))
 
 # %% [markdown]
-# В PyTorch `nn.Linear` хранит вес `weight` формы $(k, d)$ = (out, in) и считает $Y = XW^\top + \mathbf{b}$,
-# поэтому там `weight.grad` $= G^\top X$. **Вопрос.** Как вы думаете, какой формы будет `weight.grad`?
+# В PyTorch `nn.Linear` хранит вес `weight` формы $(k, d)$ = (out, in) и считает $Y = XW^\top + \mathbf{b}$.
+# **Вопрос.** Как вы думаете, какой формы будет `weight.grad` и по какой формуле он считается?
 
 # %%
 linear = nn.Linear(d, k).double()
@@ -1712,6 +1713,9 @@ print(f"отн. ошибка Gᵀ X: {relative_error(G_lin.T @ X_l, linear.weigh
       f"G.sum(0): {relative_error(G_lin.sum(dim=0), linear.bias.grad):.1e}")
 
 # %% [markdown]
+# Градиент снова имеет форму своей переменной: `weight.grad` — $(k, d)$, как `weight`. Раз вес хранится
+# транспонированным, транспонирована и формула: $G^\top X = (X^\top G)^\top$.
+#
 # **MSE.** Для линейной регрессии $\hat{\mathbf{y}} = X\mathbf{w}$ и
 # $L = \frac{1}{N}\|X\mathbf{w} - \mathbf{y}\|^2$:
 # $$\nabla_{\hat{\mathbf{y}}} L = \frac{2}{N}(\hat{\mathbf{y}} - \mathbf{y}),\qquad
@@ -1807,10 +1811,11 @@ for call in range(1, 4):
     print(f"после backward №{call}: w.grad = {w.grad.item()}")
 
 # %% [markdown]
-# `backward()` **прибавляет** градиент к `.grad`, а не перезаписывает его. Это нужно, когда один
-# параметр участвует в нескольких слагаемых функции потерь или когда большой батч собирают из
-# нескольких маленьких (gradient accumulation). Но между шагами оптимизации градиенты надо
-# обнулять: `optimizer.zero_grad()` или `model.zero_grad()` (они ставят `.grad = None`).
+# `backward()` **прибавляет** градиент к `.grad`, а не перезаписывает его. Это нужно, когда градиент
+# одной функции потерь собирают из нескольких вызовов `backward()`: например, для слагаемых функции
+# потерь, посчитанных отдельно, или когда большой батч обрабатывают по частям (gradient accumulation).
+# Но между шагами оптимизации градиенты надо обнулять: `optimizer.zero_grad()` или `model.zero_grad()`
+# (они ставят `.grad = None`).
 
 # %%
 w.grad = None
@@ -2332,7 +2337,7 @@ def value_graph(root: Value, names: dict[str, Value]) -> tuple[dict[str, str], l
     return labels, edges
 
 
-a_e, b_e, c_e = Value(0.5), Value(-1.5), Value(2.0)
+a_e, b_e, c_e = Value(0.5), Value(-1.0), Value(2.0)
 L_e = (a_e * b_e + c_e * a_e).tanh() * c_e
 L_e.backward()
 fig, ax = plt.subplots(figsize=(12, 4))
@@ -2343,7 +2348,7 @@ plt.show()
 # То же выражение в PyTorch должно дать те же числа.
 
 # %%
-at, bt, ct = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (0.5, -1.5, 2.0))
+at, bt, ct = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (0.5, -1.0, 2.0))
 Lt = torch.tanh(at * bt + ct * at) * ct
 Lt.backward()
 print(f"{'':>4} {'Value':>16} {'PyTorch':>16}")
@@ -2523,8 +2528,9 @@ plt.show()
 # %% [markdown]
 # ## 7. Резюме части II
 #
-# * Градиент по всем параметрам нужен на каждом шаге. Конечные разности стоят двух прямых проходов
-#   на параметр (на порядки дольше одного backward), но остаются лучшим способом **проверить** градиент.
+# * Градиент по всем параметрам нужен на каждом шаге. Конечные разности стоят одного (правые разности)
+#   или двух (центральные) прямых проходов на параметр (на порядки дольше одного backward), но остаются
+#   лучшим способом **проверить** градиент.
 # * Прямой проход строит вычислительный граф и запоминает промежуточные значения; обратный проход
 #   идёт по графу в обратном топологическом порядке: **downstream = upstream × локальная производная**,
 #   а вклады разных путей **складываются**.
@@ -2722,7 +2728,8 @@ plt.show()
 # <details><summary>Ответ</summary>
 #
 # Сложение копирует upstream обоим входам; умножение отдаёт каждому входу upstream × **другой** вход;
-# max отдаёт весь upstream большему входу, меньшему — 0 (ReLU: пропускает при $x > 0$).
+# max отдаёт весь upstream большему входу, меньшему — 0 (при равенстве входов `torch.maximum` делит
+# upstream поровну); ReLU пропускает upstream при $x > 0$.
 #
 # </details>
 
@@ -2732,7 +2739,8 @@ plt.show()
 #
 # <details><summary>Ответ</summary>
 #
-# Накопление нужно для параметров, участвующих в нескольких слагаемых, и для gradient accumulation.
+# Накопление позволяет собрать градиент из нескольких вызовов `backward()`: по слагаемым функции потерь
+# или по частям большого батча (gradient accumulation).
 # Без обнуления каждый шаг использует сумму градиентов всех прошлых шагов — обучение идёт неверно.
 #
 # </details>
@@ -2773,8 +2781,8 @@ plt.show()
 # <details><summary>Ответ</summary>
 #
 # Узел можно обрабатывать, только когда все его потребители отдали ему градиент — это обратный
-# топологический порядок. Рекурсивный обход упирается в лимит рекурсии Python (~1000) на глубоких
-# графах; явный стек такого лимита не имеет.
+# топологический порядок. Рекурсивный обход упирается в лимит рекурсии Python (по умолчанию 1000,
+# `sys.getrecursionlimit()`) на глубоких графах; явный стек такого лимита не имеет.
 #
 # </details>
 
@@ -2799,7 +2807,8 @@ plt.show()
 # </details>
 
 # %% [markdown]
-# **26.** Почему сеть на `Value` даёт те же градиенты, что PyTorch, но обучается в тысячи раз медленнее?
+# **26.** Почему сеть на `Value` даёт те же градиенты, что PyTorch, но обучается на порядки медленнее
+# (сравните время одного шага в разделах 1 и 6.8 части II)?
 #
 # <details><summary>Ответ</summary>
 #
@@ -2971,7 +2980,8 @@ exercise_results["pow"] = check_pow(value_pow)
 # ### Упражнение 3. Векторизуйте цикл
 #
 # Ниже — матрица попарных квадратов расстояний $D_{ij} = \|\mathbf{a}_i - \mathbf{b}_j\|^2$ двумя
-# циклами. Напишите `pairwise_sq_distances(A, B)` **без циклов и comprehension-ов**: через
+# циклами. Напишите `pairwise_sq_distances(A, B)` **без циклов, списковых включений и генераторов**
+# (comprehensions): через
 # broadcasting или через $\|\mathbf{a}\|^2 + \|\mathbf{b}\|^2 - 2\,\mathbf{a}^\top\mathbf{b}$
 # (`torch.cdist` не использовать).
 
@@ -3057,7 +3067,8 @@ exercise_results["softmax_ce"] = check_softmax_ce_grad(softmax_cross_entropy_gra
 # Напишите `jacobian(f, x)` для $f: \mathbb{R}^n \to \mathbb{R}^m$: матрицу $m\times n$ (numerator
 # layout, как в разделе 4). Reverse mode даёт за один обратный проход одну **строку** якобиана:
 # градиент $y_i$ по $\mathbf{x}$. Используйте `torch.autograd.grad` или `.backward()`, но не готовые
-# `torch.autograd.functional.jacobian` и `torch.func`.
+# `torch.autograd.functional.jacobian` и `torch.func`. Сам `x` не меняйте (не включайте у него
+# `requires_grad`): работайте с копией.
 
 # %%
 def check_jacobian_rows(jacobian: Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor], torch.Tensor]) -> bool:
