@@ -67,11 +67,11 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
     Для любой другой строки бросает ``ValueError``.
 
-    Args:
+    Аргументы:
         nonlinearity: имя нелинейности (как в ``torch.nn.functional``).
         param: параметр нелинейности (только для ``"leaky_relu"``).
 
-    Returns:
+    Возвращает:
         Коэффициент усиления ``float``.
     """
     ### BEGIN SOLUTION
@@ -107,13 +107,13 @@ def fan_in_and_fan_out(tensor: torch.Tensor) -> tuple[int, int]:
     Пример: вес ``nn.Conv2d(3, 16, kernel_size=5)`` имеет форму ``(16, 3, 5, 5)``, у него
     ``fan_in = 3 * 25 = 75``, ``fan_out = 16 * 25 = 400``.
 
-    Args:
+    Аргументы:
         tensor: тензор весов размерности не меньше 2.
 
-    Returns:
+    Возвращает:
         Пара ``(fan_in, fan_out)`` из целых чисел.
 
-    Raises:
+    Исключения:
         ValueError: если размерность тензора меньше 2.
     """
     ### BEGIN SOLUTION
@@ -136,11 +136,11 @@ def constant_(tensor: torch.Tensor, val: float) -> torch.Tensor:
     Случайности здесь нет, поэтому аргумента ``generator`` нет (как и у
     ``torch.nn.init.constant_``).
 
-    Args:
+    Аргументы:
         tensor: тензор любой формы (может быть листом с ``requires_grad=True``).
         val: значение.
 
-    Returns:
+    Возвращает:
         Тот же объект ``tensor``.
     """
     ### BEGIN SOLUTION
@@ -158,13 +158,13 @@ def uniform_(
 ) -> torch.Tensor:
     """Заполнить ``tensor`` выборкой из равномерного распределения ``U(a, b)`` на месте.
 
-    Args:
+    Аргументы:
         tensor: тензор любой формы.
         a: нижняя граница.
         b: верхняя граница.
         generator: источник случайности (``None`` — глобальный генератор PyTorch).
 
-    Returns:
+    Возвращает:
         Тот же объект ``tensor``.
     """
     ### BEGIN SOLUTION
@@ -182,13 +182,13 @@ def normal_(
 ) -> torch.Tensor:
     """Заполнить ``tensor`` выборкой из нормального распределения ``N(mean, std^2)`` на месте.
 
-    Args:
+    Аргументы:
         tensor: тензор любой формы.
         mean: среднее.
         std: стандартное отклонение (не дисперсия!).
         generator: источник случайности (``None`` — глобальный генератор PyTorch).
 
-    Returns:
+    Возвращает:
         Тот же объект ``tensor``.
     """
     ### BEGIN SOLUTION
@@ -210,12 +210,12 @@ def xavier_uniform_(
     Равномерное распределение ``U(-bound, bound)`` имеет дисперсию ``bound^2 / 3``, отсюда
     ``bound = gain * sqrt(6 / (fan_in + fan_out))``.
 
-    Args:
+    Аргументы:
         tensor: тензор весов размерности не меньше 2 в формате ``(out, in, *kernel)``.
         gain: коэффициент усиления (см. :func:`calculate_gain`).
         generator: источник случайности.
 
-    Returns:
+    Возвращает:
         Тот же объект ``tensor``.
     """
     ### BEGIN SOLUTION
@@ -235,12 +235,12 @@ def xavier_normal_(
 
     ``W ~ N(0, std^2)``, ``std = gain * sqrt(2 / (fan_in + fan_out))``.
 
-    Args:
+    Аргументы:
         tensor: тензор весов размерности не меньше 2 в формате ``(out, in, *kernel)``.
         gain: коэффициент усиления (см. :func:`calculate_gain`).
         generator: источник случайности.
 
-    Returns:
+    Возвращает:
         Тот же объект ``tensor``.
     """
     ### BEGIN SOLUTION
@@ -276,14 +276,14 @@ def kaiming_uniform_(
     дисперсию активаций на прямом проходе) или ``fan_out`` (сохраняет дисперсию градиентов на
     обратном). Для тензора без элементов ничего не делает (и предупреждает).
 
-    Args:
+    Аргументы:
         tensor: тензор весов размерности не меньше 2 в формате ``(out, in, *kernel)``.
         a: отрицательный наклон leaky ReLU после слоя (для ``nonlinearity="leaky_relu"``).
         mode: ``"fan_in"`` или ``"fan_out"``; иначе ``ValueError``.
         nonlinearity: имя нелинейности (см. :func:`calculate_gain`).
         generator: источник случайности.
 
-    Returns:
+    Возвращает:
         Тот же объект ``tensor``.
     """
     ### BEGIN SOLUTION
@@ -308,14 +308,14 @@ def kaiming_normal_(
     ``gain = calculate_gain(nonlinearity, a)``. Для тензора без элементов ничего не делает
     (и предупреждает).
 
-    Args:
+    Аргументы:
         tensor: тензор весов размерности не меньше 2 в формате ``(out, in, *kernel)``.
         a: отрицательный наклон leaky ReLU после слоя (для ``nonlinearity="leaky_relu"``).
         mode: ``"fan_in"`` или ``"fan_out"``; иначе ``ValueError``.
         nonlinearity: имя нелинейности (см. :func:`calculate_gain`).
         generator: источник случайности.
 
-    Returns:
+    Возвращает:
         Тот же объект ``tensor``.
     """
     ### BEGIN SOLUTION
