@@ -10,16 +10,13 @@ it. All submissions are graded once per session, two at a time (the machine has 
 from __future__ import annotations
 
 import importlib.util
-import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hw_helpers import Graded, Mutation, grade_all
 
 REPO = Path(__file__).resolve().parent.parent
 HOMEWORKS = REPO / "homeworks"
@@ -42,15 +39,6 @@ if _ADDED:  # do not leave homeworks/ importable: `import mlp` would find the in
 def names_of(activation: str, *checks: str) -> set[str]:
     """Display names of ``checks`` (all four by default) for one activation."""
     return {f"{check}[{activation}]" for check in (checks or CHECKS)}
-
-
-@dataclass(frozen=True)
-class Mutation:
-    """A wrong submission: string replacements in the reference, and the tests that must fail."""
-
-    replacements: tuple[tuple[str, str], ...]
-    must_fail: frozenset[str]
-    reason: str = ""  # a substring every failure's output must contain
 
 
 FORWARD_AND_EXTREMES = ("test_forward_float64", "test_forward_float32", "test_backward_extremes")
@@ -122,65 +110,12 @@ MUTATIONS: dict[str, Mutation] = {
 }
 
 
-def mutate(source: str, mutation: Mutation) -> str:
-    """Apply a mutation; each replaced string must occur exactly once in the reference."""
-    for old, new in mutation.replacements:
-        assert source.count(old) == 1, f"mutation target not found exactly once in {SOURCE.name}: {old!r}"
-        source = source.replace(old, new)
-    return source
-
-
-@dataclass
-class Graded:
-    """The CLI's exit code, printed report and results JSON for one submission."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-    results: dict[str, Any] | None
-
-    def failed(self) -> set[str]:
-        """Names of the tests that scored 0."""
-        assert self.results is not None, self.stderr
-        return {t["name"] for t in self.results["tests"] if t["score"] == 0}
-
-    def outputs(self) -> dict[str, str]:
-        """Output text of each test."""
-        assert self.results is not None, self.stderr
-        return {t["name"]: t["output"] for t in self.results["tests"]}
-
-
-def grade(submission: Path, out: Path) -> Graded:
-    """Grade ``submission`` with the command-line grader."""
-    process = subprocess.run(
-        [sys.executable, str(HOMEWORKS / "grade.py"), "activations", str(submission), "--json", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-    )
-    results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
-    return Graded(process.returncode, process.stdout, process.stderr, results)
-
-
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Graded]]:
-    """Grade the reference, the release and every mutation, two submissions at a time."""
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Graded]:
+    """Grade the reference, the release and every mutation once (the infinite loop first: it
+    mostly waits for its timeouts, so the others overlap it)."""
     root = tmp_path_factory.mktemp("activations")
-    release = subprocess.run(
-        [sys.executable, str(HOMEWORKS / "release.py"), "--out", str(root / "release"), "activations"],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
-    )
-    assert release.returncode == 0, release.stderr
-    reference = SOURCE.read_text(encoding="utf-8")
-    submissions = {"reference": HW_DIR, "release": root / "release" / "activations"}
-    for name, mutation in MUTATIONS.items():
-        folder = root / name
-        folder.mkdir()
-        (folder / "activations.py").write_text(mutate(reference, mutation), encoding="utf-8")
-        submissions[name] = folder
-    # The infinite loop mostly waits for its timeouts: start it first so the others overlap it.
-    order = sorted(submissions, key=lambda name: name != "tanh_backward_infinite_loop")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(grade, submissions[name], root / f"{name}.json") for name in order}
-        yield {name: future.result() for name, future in futures.items()}
+    return grade_all("activations", SOURCE.name, MUTATIONS, root, first=["tanh_backward_infinite_loop"])
 
 
 @pytest.mark.slow

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hw_helpers import Graded, Mutation, grade_all
 
 REPO = Path(__file__).resolve().parent.parent
 HOMEWORKS = REPO / "homeworks"
@@ -60,15 +57,6 @@ from grading.strip import BEGIN_MARKER, END_MARKER, strip_solutions  # noqa: E40
 
 if _ADDED:  # do not leave homeworks/ importable: `import mlp` would find the instructor folder
     sys.path.remove(str(HOMEWORKS))
-
-
-@dataclass(frozen=True)
-class Mutation:
-    """A wrong submission: string replacements in the reference, and the tests that must fail."""
-
-    replacements: tuple[tuple[str, str], ...]
-    must_fail: frozenset[str]
-    reason: str = ""  # a substring every failure's output must contain
 
 
 GRADCHECKS = frozenset({"test_backward_gradcheck", "test_backward_gradcheck_no_bias",
@@ -146,63 +134,10 @@ MUTATIONS: dict[str, Mutation] = {
 }
 
 
-def mutate(source: str, mutation: Mutation) -> str:
-    """Apply a mutation; each replaced string must occur exactly once in the reference."""
-    for old, new in mutation.replacements:
-        assert source.count(old) == 1, f"mutation target not found exactly once in {SOURCE.name}: {old!r}"
-        source = source.replace(old, new)
-    return source
-
-
-@dataclass
-class Graded:
-    """The CLI's exit code, printed report and results JSON for one submission."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-    results: dict[str, Any] | None
-
-    def failed(self) -> set[str]:
-        """Names of the tests that scored 0."""
-        assert self.results is not None, self.stderr
-        return {t["name"] for t in self.results["tests"] if t["score"] == 0}
-
-    def outputs(self) -> dict[str, str]:
-        """Output text of each test."""
-        assert self.results is not None, self.stderr
-        return {t["name"]: t["output"] for t in self.results["tests"]}
-
-
-def grade(submission: Path, out: Path) -> Graded:
-    """Grade ``submission`` with the command-line grader."""
-    process = subprocess.run(
-        [sys.executable, str(HOMEWORKS / "grade.py"), "mlp", str(submission), "--json", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-    )
-    results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
-    return Graded(process.returncode, process.stdout, process.stderr, results)
-
-
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Graded]]:
-    """Grade the reference, the release and every mutation, two submissions at a time."""
-    root = tmp_path_factory.mktemp("mlp")
-    release = subprocess.run(
-        [sys.executable, str(HOMEWORKS / "release.py"), "--out", str(root / "release"), "mlp"],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
-    )
-    assert release.returncode == 0, release.stderr
-    reference = SOURCE.read_text(encoding="utf-8")
-    submissions = {"reference": HW_DIR, "release": root / "release" / "mlp"}
-    for name, mutation in MUTATIONS.items():
-        folder = root / name
-        folder.mkdir()
-        (folder / "mlp.py").write_text(mutate(reference, mutation), encoding="utf-8")
-        submissions[name] = folder
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(grade, path, root / f"{name}.json") for name, path in submissions.items()}
-        yield {name: future.result() for name, future in futures.items()}
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Graded]:
+    """Grade the reference, the release and every mutation once, two at a time."""
+    return grade_all("mlp", SOURCE.name, MUTATIONS, tmp_path_factory.mktemp("mlp"))
 
 
 @pytest.mark.slow

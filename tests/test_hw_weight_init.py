@@ -18,12 +18,8 @@ import importlib.util
 import json
 import math
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,6 +27,7 @@ from typing import Any
 import nbformat
 import pytest
 import torch
+from hw_helpers import Graded, Mutation, grade_all
 
 REPO = Path(__file__).resolve().parent.parent
 HOMEWORKS = REPO / "homeworks"
@@ -197,15 +194,6 @@ def test_notebook_executes_fast_and_shows_the_effects(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- grading
 
 
-@dataclass(frozen=True)
-class Mutation:
-    """A wrong submission: string replacements (old, new, count) in the reference, and the
-    grader tests that must fail (exactly these)."""
-
-    replacements: tuple[tuple[str, str, int], ...]
-    must_fail: frozenset[str]
-
-
 MUTATIONS: dict[str, Mutation] = {
     # (out, in) read as (in, out): fans fail, and so does every Kaiming std on the 300 x 1000
     # tensor; Xavier depends on fan_in + fan_out only and the experiments use square layers.
@@ -246,75 +234,37 @@ MUTATIONS: dict[str, Mutation] = {
 }
 
 
-def mutate(text: str, mutation: Mutation) -> str:
-    """Apply ``mutation`` to the reference text; each replacement must match as often as said."""
-    for old, new, count in mutation.replacements:
-        found = text.count(old)
-        assert found == count, f"replacement {old!r} matches {found} time(s), expected {count}"
-        text = text.replace(old, new)
-    return text
-
-
-def grade(submission: Path, out: Path) -> dict[str, Any]:
-    """Grade ``submission`` with the command-line tool; return its JSON plus stdout and code."""
-    result = subprocess.run(
-        [sys.executable, str(HOMEWORKS / "grade.py"), "weight-init", str(submission), "--json", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=REPO,
-    )
-    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-    data["_stdout"], data["_stderr"], data["_code"] = result.stdout, result.stderr, result.returncode
-    return data
-
-
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Graded]:
     """Grade the reference, the release and every mutation once, two at a time."""
-    root = tmp_path_factory.mktemp("weight_init_grading")
-    submissions: dict[str, Path] = {"reference": HW_DIR}
-    release_homework(load_homework("weight-init"), root / "release")
-    submissions["release"] = root / "release" / "weight-init"
-    reference = SOURCE.read_text(encoding="utf-8")
-    for name, mutation in MUTATIONS.items():
-        folder = root / name
-        folder.mkdir()
-        (folder / "weight_init.py").write_text(mutate(reference, mutation), encoding="utf-8")
-        submissions[name] = folder
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(grade, path, root / f"{name}.json") for name, path in submissions.items()}
-        yield {name: future.result() for name, future in futures.items()}
-
-
-def verdicts(result: dict[str, Any]) -> dict[str, bool]:
-    """Test name -> passed, from the results JSON."""
-    assert result["_code"] == 0, result["_stderr"]
-    return {t["name"]: t["status"] == "passed" for t in result["tests"]}
+    return grade_all("weight-init", SOURCE.name, MUTATIONS, tmp_path_factory.mktemp("weight_init_grading"))
 
 
 @pytest.mark.slow
-def test_reference_scores_full(graded: dict[str, dict[str, Any]]) -> None:
+def test_reference_scores_full(graded: dict[str, Graded]) -> None:
     result = graded["reference"]
-    tests = verdicts(result)
+    tests = result.verdicts()
     assert set(tests) == ALL_TESTS
-    assert result["score"] == 1.0 and all(tests.values()), result["_stdout"]
-    assert result["_stdout"].rstrip().endswith("score: 1.0 / 1.0")
-    assert math.isclose(sum(t["max_score"] for t in result["tests"]), 1.0)
+    assert result.results["score"] == 1.0 and all(tests.values()), result.stdout
+    assert result.stdout.rstrip().endswith("score: 1.0 / 1.0")
+    assert math.isclose(sum(t["max_score"] for t in result.results["tests"]), 1.0)
 
 
 @pytest.mark.slow
-def test_release_scores_zero(graded: dict[str, dict[str, Any]]) -> None:
+def test_release_scores_zero(graded: dict[str, Graded]) -> None:
     result = graded["release"]
-    tests = verdicts(result)
+    tests = result.verdicts()
     assert set(tests) == ALL_TESTS
-    assert result["score"] == 0.0 and not any(tests.values()), result["_stdout"]
-    assert all("NotImplementedError" in t["output"] for t in result["tests"]), result["_stdout"]
+    assert result.results["score"] == 0.0 and not any(tests.values()), result.stdout
+    assert all("NotImplementedError" in t["output"] for t in result.results["tests"]), result.stdout
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MUTATIONS))
-def test_wrong_submission_loses_its_points(graded: dict[str, dict[str, Any]], name: str) -> None:
+def test_wrong_submission_loses_its_points(graded: dict[str, Graded], name: str) -> None:
     result = graded[name]
-    tests = verdicts(result)
+    tests = result.verdicts()
     failed = {test for test, passed in tests.items() if not passed}
-    assert failed == MUTATIONS[name].must_fail, result["_stdout"]
-    lost = sum(t["max_score"] for t in result["tests"] if t["name"] in failed)
-    assert math.isclose(result["score"], 1.0 - lost, abs_tol=1e-9) and result["score"] < 1.0
+    assert failed == MUTATIONS[name].must_fail, result.stdout
+    lost = sum(t["max_score"] for t in result.results["tests"] if t["name"] in failed)
+    assert math.isclose(result.results["score"], 1.0 - lost, abs_tol=1e-9) and result.results["score"] < 1.0

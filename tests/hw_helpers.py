@@ -1,0 +1,103 @@
+"""Shared helpers of the homework-grader tests: wrong submissions and grading them via the CLI.
+
+Each ``tests/test_hw_<hw>.py`` builds wrong submissions as string replacements in the
+instructor source (:class:`Mutation`), then grades the reference, the untouched release and
+every mutation once per session with ``python homeworks/grade.py HW DIR --json OUT``, two
+submissions at a time (the machine has 2 cores): :func:`grade_all`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+HOMEWORKS = REPO / "homeworks"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A wrong submission: string replacements in the reference, and the tests that must fail."""
+
+    #: (old, new) pairs, or (old, new, count) where ``old`` occurs ``count`` times (default 1)
+    replacements: tuple[tuple[str, str] | tuple[str, str, int], ...]
+    must_fail: frozenset[str]
+    reason: str = ""  # a substring every failure's output must contain
+
+
+def mutate(source: str, mutation: Mutation) -> str:
+    """Apply a mutation; each replaced string must occur exactly as often as stated (default once)."""
+    for old, new, *count in mutation.replacements:
+        expected = count[0] if count else 1
+        found = source.count(old)
+        assert found == expected, f"mutation target {old!r} found {found} time(s), expected {expected}"
+        source = source.replace(old, new)
+    return source
+
+
+@dataclass
+class Graded:
+    """The CLI's exit code, printed report and results JSON for one submission."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    results: dict[str, Any] | None
+
+    def verdicts(self) -> dict[str, bool]:
+        """Test name -> passed (full points)."""
+        assert self.returncode == 0 and self.results is not None, self.stderr
+        return {t["name"]: t["score"] == t["max_score"] for t in self.results["tests"]}
+
+    def failed(self) -> set[str]:
+        """Names of the tests that scored 0."""
+        assert self.results is not None, self.stderr
+        return {t["name"] for t in self.results["tests"] if t["score"] == 0}
+
+    def outputs(self) -> dict[str, str]:
+        """Output text of each test."""
+        assert self.results is not None, self.stderr
+        return {t["name"]: t["output"] for t in self.results["tests"]}
+
+
+def grade(homework: str, submission: Path, out: Path, timeout: int = 600) -> Graded:
+    """Grade ``submission`` with the command-line grader, as an instructor would."""
+    process = subprocess.run(
+        [sys.executable, str(HOMEWORKS / "grade.py"), homework, str(submission), "--json", str(out)],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+    )
+    results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
+    return Graded(process.returncode, process.stdout, process.stderr, results)
+
+
+def grade_all(
+    homework: str, module_file: str, mutations: Mapping[str, Mutation], root: Path, first: Iterable[str] = ()
+) -> dict[str, Graded]:
+    """Grade the reference, the release and every mutation of ``homework``, two at a time.
+
+    ``module_file`` is the instructor source's file name inside ``homeworks/<homework>/``;
+    ``first`` names submissions to start first (e.g. one that mostly waits for timeouts).
+    """
+    release = subprocess.run(
+        [sys.executable, str(HOMEWORKS / "release.py"), "--out", str(root / "release"), homework],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert release.returncode == 0, release.stderr
+    reference = (HOMEWORKS / homework / module_file).read_text(encoding="utf-8")
+    submissions = {"reference": HOMEWORKS / homework, "release": root / "release" / homework}
+    for name, mutation in mutations.items():
+        folder = root / name
+        folder.mkdir()
+        (folder / module_file).write_text(mutate(reference, mutation), encoding="utf-8")
+        submissions[name] = folder
+    early = [name for name in first if name in submissions]
+    order = early + [name for name in submissions if name not in early]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(grade, homework, submissions[name], root / f"{name}.json") for name in order}
+        return {name: future.result() for name, future in futures.items()}
