@@ -37,7 +37,7 @@ $(LAB_STAMP): $(STAMP) requirements-lab.txt
 	@touch $@
 
 lab: $(LAB_STAMP) ## Open JupyterLab on the seminar (the .py source opens as a notebook too)
-	$(BIN)/jupyter lab $(SEMINAR).ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(SEMINAR).ipynb
 
 rebuild: $(STAMP) ## Regenerate the seminar .ipynb from its .py source
 	$(PY) seminars/rebuild_notebook.py
