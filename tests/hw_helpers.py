@@ -8,6 +8,7 @@ submissions at a time (the machine has 2 cores): :func:`grade_all`.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -66,6 +67,25 @@ class Graded:
         return {t["name"]: t["output"] for t in self.results["tests"]}
 
 
+def release(homework: str, out: Path) -> Path:
+    """Write the student release of ``homework`` under ``out`` with the CLI; return its folder."""
+    process = subprocess.run(
+        [sys.executable, str(HOMEWORKS / "release.py"), "--out", str(out), homework],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert process.returncode == 0, process.stderr
+    return out / homework
+
+
+def load_module(path: Path, name: str) -> Any:
+    """Import a file as a fresh module under ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def grade(homework: str, submission: Path, out: Path, timeout: int = 600) -> Graded:
     """Grade ``submission`` with the command-line grader, as an instructor would."""
     process = subprocess.run(
@@ -84,13 +104,9 @@ def grade_all(
     ``module_file`` is the instructor source's file name inside ``homeworks/<homework>/``;
     ``first`` names submissions to start first (e.g. one that mostly waits for timeouts).
     """
-    release = subprocess.run(
-        [sys.executable, str(HOMEWORKS / "release.py"), "--out", str(root / "release"), homework],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
-    )
-    assert release.returncode == 0, release.stderr
+    released = release(homework, root / "release")
     reference = (HOMEWORKS / homework / module_file).read_text(encoding="utf-8")
-    submissions = {"reference": HOMEWORKS / homework, "release": root / "release" / homework}
+    submissions = {"reference": HOMEWORKS / homework, "release": released}
     for name, mutation in mutations.items():
         folder = root / name
         folder.mkdir()

@@ -9,14 +9,12 @@ it. All submissions are graded once per session, two at a time (the machine has 
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hw_helpers import Graded, Mutation, grade_all
+from hw_helpers import Graded, Mutation, grade_all, load_module, release
 
 REPO = Path(__file__).resolve().parent.parent
 HOMEWORKS = REPO / "homeworks"
@@ -156,25 +154,11 @@ def test_wrong_submission_loses_its_points(graded: dict[str, Graded], name: str)
         assert mutation.reason in outputs[test], (test, outputs[test])
 
 
-def load_module(path: Path, name: str) -> Any:
-    """Import a file as a fresh module (torch is imported by it)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_release_is_stripped_and_importable(tmp_path: Path) -> None:
     """The release: solutions gone, the rest byte-identical, imports, every activation raises."""
     import torch
 
-    process = subprocess.run(
-        [sys.executable, str(HOMEWORKS / "release.py"), "--out", str(tmp_path), "activations"],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
-    )
-    assert process.returncode == 0, process.stderr
-    released = tmp_path / "activations"
+    released = release("activations", tmp_path)
     assert sorted(p.name for p in released.iterdir()) == ["README.md", "activations.py"]
     text = (released / "activations.py").read_text(encoding="utf-8")
     assert BEGIN_MARKER not in text and END_MARKER not in text

@@ -12,15 +12,13 @@ hyper-parameters, data split) and the slow ones also re-measure the statement's 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hw_helpers import Graded, Mutation, grade_all
+from hw_helpers import Graded, Mutation, grade_all, load_module, release
 
 REPO = Path(__file__).resolve().parent.parent
 HOMEWORKS = REPO / "homeworks"
@@ -176,19 +174,6 @@ def test_wrong_submission_loses_its_points(graded: dict[str, Graded], name: str)
         assert mutation.reason in outputs[test], (test, outputs[test])
 
 
-def load_module(path: Path, name: str) -> Any:
-    """Import a file as a fresh module under ``name`` (torch is imported by it)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]
-    return module
-
-
 @pytest.fixture(scope="module")
 def reference() -> Any:
     """The instructor source, imported."""
@@ -250,12 +235,7 @@ def test_release_is_stripped_and_importable(tmp_path: Path) -> None:
     """The release: solutions gone, the rest byte-identical, imports, every task raises."""
     import torch
 
-    process = subprocess.run(
-        [sys.executable, str(HOMEWORKS / "release.py"), "--out", str(tmp_path), "mlp"],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
-    )
-    assert process.returncode == 0, process.stderr
-    released = tmp_path / "mlp"
+    released = release("mlp", tmp_path)
     assert sorted(p.name for p in released.iterdir()) == ["README.md", "mlp.py"]
     text = (released / "mlp.py").read_text(encoding="utf-8")
     assert BEGIN_MARKER not in text and END_MARKER not in text
