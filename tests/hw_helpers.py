@@ -67,6 +67,28 @@ class Graded:
         return {t["name"]: t["output"] for t in self.results["tests"]}
 
 
+def assert_release_scores_zero(result: Graded, all_tests: set[str] | frozenset[str]) -> None:
+    """The untouched release: grading completes, every test fails on NotImplementedError, 0.0."""
+    assert result.returncode == 0, result.stderr
+    assert result.results is not None and result.results["score"] == 0.0, result.stdout
+    assert result.failed() == all_tests
+    assert all("NotImplementedError" in text for text in result.outputs().values()), result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "score: 0.0 / 1.0"
+
+
+def assert_loses_exactly(result: Graded, mutation: Mutation, points: Mapping[str, float]) -> None:
+    """A wrong submission fails exactly ``mutation.must_fail`` (each for ``mutation.reason``) and
+    scores 1.0 minus those tests' ``points``, in the JSON and on the last printed line."""
+    assert result.returncode == 0, result.stderr
+    assert result.failed() == mutation.must_fail, result.stdout
+    expected = round(1.0 - sum(points[test] for test in mutation.must_fail), 6)
+    assert result.results is not None and result.results["score"] == expected
+    assert result.stdout.strip().splitlines()[-1] == f"score: {expected!r} / 1.0"
+    outputs = result.outputs()
+    for test in mutation.must_fail:
+        assert mutation.reason in outputs[test], (test, outputs[test])
+
+
 def release(homework: str, out: Path) -> Path:
     """Write the student release of ``homework`` under ``out`` with the CLI; return its folder."""
     process = subprocess.run(

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hw_helpers import Graded, Mutation, grade_all, load_module, release
+from hw_helpers import (
+    Graded,
+    Mutation,
+    assert_loses_exactly,
+    assert_release_scores_zero,
+    grade_all,
+    load_module,
+    release,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 HOMEWORKS = REPO / "homeworks"
@@ -131,27 +139,13 @@ def test_reference_scores_full(graded: dict[str, Graded]) -> None:
 
 @pytest.mark.slow
 def test_release_scores_zero(graded: dict[str, Graded]) -> None:
-    result = graded["release"]
-    assert result.returncode == 0, result.stderr
-    assert result.results is not None and result.results["score"] == 0.0
-    assert result.failed() == ALL_TESTS
-    assert all("NotImplementedError" in text for text in result.outputs().values())
-    assert result.stdout.strip().splitlines()[-1] == "score: 0.0 / 1.0"
+    assert_release_scores_zero(graded["release"], ALL_TESTS)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MUTATIONS))
 def test_wrong_submission_loses_its_points(graded: dict[str, Graded], name: str) -> None:
-    mutation = MUTATIONS[name]
-    result = graded[name]
-    assert result.returncode == 0, result.stderr
-    assert result.failed() == mutation.must_fail, result.stdout
-    expected = round(1.0 - len(mutation.must_fail) / 32, 6)
-    assert result.results is not None and result.results["score"] == expected
-    assert result.stdout.strip().splitlines()[-1] == f"score: {expected!r} / 1.0"
-    outputs = result.outputs()
-    for test in mutation.must_fail:
-        assert mutation.reason in outputs[test], (test, outputs[test])
+    assert_loses_exactly(graded[name], MUTATIONS[name], dict.fromkeys(ALL_TESTS, 1 / 32))
 
 
 def test_release_is_stripped_and_importable(tmp_path: Path) -> None:
