@@ -8,8 +8,13 @@ agree on three things:
   :class:`NotebookError` whose message is one line naming the file.
 * **Serialising** is deterministic: nbformat's JSON layout (indent 1, sorted keys,
   non-ASCII kept) plus a trailing newline, so the same notebook always gives the same bytes.
-* **Writing** is atomic: a temporary file in the target folder, then ``os.replace``. A failed
-  run never leaves a half-written notebook behind.
+* **Writing** goes through one path, :func:`write_notebook`: cell ids are repaired
+  deterministically (``cell_ids.ensure_cell_ids``: missing ids added, duplicates made unique),
+  the result is validated against its nbformat schema, and only then written atomically (a
+  temporary file in the target folder, then ``os.replace``). A failed run never leaves a
+  half-written or schema-invalid notebook behind.
+* **Metadata** is checked, not trusted: :func:`kernel_language` turns a malformed
+  ``kernelspec`` / ``language_info`` into a :class:`NotebookError`, never a traceback.
 
 :func:`run_cli` turns a tool's ``main`` into the agreed exit codes: 0 ok, 1 check failed,
 2 bad input (one line on stderr, no traceback).
@@ -17,8 +22,10 @@ agree on three things:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -27,18 +34,41 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cell_ids import ensure_cell_ids, id_problem  # noqa: E402  (sibling module; folder put on sys.path first)
+
 #: Exit codes shared by every tool.
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
+#: Terminal escape sequences: CSI (colours, cursor moves: ``ESC [ ... final``), OSC (titles,
+#: links: ``ESC ] ... BEL`` or ``ESC ] ... ESC \\``) and two-character escapes (ECMA-48).
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?|\x9b[0-?]*[ -/]*[@-~]")
+#: Other control characters (C0 except tab and newline, DEL, C1) that must not reach a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Return ``text`` without terminal escape sequences or control characters (tab, newline kept).
+
+    Kernel tracebacks are coloured with ANSI codes and exception messages may hold anything;
+    whatever a tool prints passes through here, so nothing the notebook produced can recolour,
+    move the cursor of, or retitle the user's terminal.
+    """
+    return _CONTROL.sub("", _ESCAPES.sub("", text.replace("\r\n", "\n").replace("\r", "\n")))
+
+
 class NotebookError(Exception):
-    """An expected fault with an input or output file; ``str()`` is ``"path: what is wrong"``."""
+    """An expected fault with an input or output file; ``str()`` is ``"path: what is wrong"``.
+
+    The message is made terminal-safe and collapsed to a single line.
+    """
 
     def __init__(self, path: str | os.PathLike[str], message: str) -> None:
-        self.path = str(path)
-        self.message = " ".join(str(message).split())  # always a single line
+        self.path = terminal_safe(str(path))
+        self.message = " ".join(terminal_safe(str(message)).split())  # always a single line
         super().__init__(f"{self.path}: {self.message}")
 
 
@@ -61,7 +91,9 @@ def parse_notebook(text: str, path: str | os.PathLike[str]) -> NotebookNode:
     """Parse notebook JSON text of any supported version into a validated-shape v4 node.
 
     ``path`` is only used in error messages. The result is converted to v4 but *not*
-    normalised: ids may still be missing or duplicated (see ``rebuild_notebook.normalize``).
+    normalised: ids may still be missing or duplicated (:func:`write_notebook` repairs them,
+    ``rebuild_notebook.normalize`` replaces them). A v3 notebook's converted cells get
+    content-derived ids instead of nbformat's random ones, so reading is deterministic.
     """
     try:
         data = json.loads(text)
@@ -87,6 +119,8 @@ def parse_notebook(text: str, path: str | os.PathLike[str]) -> NotebookNode:
             cell["source"] = "".join(source)
         elif not isinstance(source, str):
             raise NotebookError(path, f"malformed notebook: cell {index} source is not text")
+    if major == 3:
+        ensure_cell_ids(node, regenerate=True)
     return node
 
 
@@ -101,11 +135,68 @@ def dumps(nb: NotebookNode) -> str:
 
 
 def validate(nb: NotebookNode, path: str | os.PathLike[str]) -> None:
-    """Validate ``nb`` against its nbformat schema; a failure becomes a :class:`NotebookError`."""
+    """Validate ``nb`` against its nbformat schema; a failure becomes a :class:`NotebookError`.
+
+    Cell ids are checked strictly (present, valid and unique in 4.5; absent before 4.5).
+    ``nbformat.validate`` would instead "repair" missing or duplicated ids with random ones in
+    place; it runs on a copy here, so validating never changes ``nb``. The error names where in
+    the notebook the first fault is (e.g. ``at metadata/kernelspec``).
+    """
+    problem = id_problem(nb)
+    if problem:
+        raise NotebookError(path, f"invalid notebook: {problem}")
     try:
-        nbformat.validate(nb)
+        nbformat.validate(copy.deepcopy(nb))
     except nbformat.ValidationError as exc:
-        raise NotebookError(path, f"invalid notebook: {exc.message}") from None
+        where = "/".join(str(part) for part in exc.absolute_path)
+        message = exc.message if len(exc.message) <= 200 else exc.message[:200] + "..."
+        raise NotebookError(path, f"invalid notebook: {message}" + (f" (at {where})" if where else "")) from None
+    except Exception as exc:  # the validator itself can fail on structures its schema code does not expect
+        raise NotebookError(path, f"invalid notebook: {type(exc).__name__}: {exc}") from None
+
+
+def ensure_valid(nb: NotebookNode, path: str | os.PathLike[str]) -> NotebookNode:
+    """Repair cell ids deterministically (in place), then validate; the one path before any write.
+
+    Ids: see ``cell_ids.ensure_cell_ids`` (missing ids added, duplicates and invalid ids
+    replaced by content-derived ones, valid unique ids kept). Everything else must already be
+    valid: a schema fault raises :class:`NotebookError` naming ``path``. Returns ``nb``.
+    """
+    ensure_cell_ids(nb)
+    validate(nb, path)
+    return nb
+
+
+def kernel_language(nb: NotebookNode, path: str | os.PathLike[str]) -> str:
+    """Return the lower-case kernel language ``nb`` declares (``"python"`` when it declares none).
+
+    Looks at ``metadata.kernelspec.language``, then ``metadata.language_info.name``. Raises
+    :class:`NotebookError` naming ``path`` when the metadata has the wrong shape (``metadata``,
+    ``kernelspec`` or ``language_info`` not an object, a language that is not a string).
+    """
+    metadata = nb.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise NotebookError(path, f"malformed metadata: 'metadata' is {type(metadata).__name__}, expected an object")
+    found: list[str] = []
+    for key, field in (("kernelspec", "language"), ("language_info", "name")):
+        section = metadata.get(key)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise NotebookError(path, f"malformed metadata: 'metadata.{key}' is {type(section).__name__} {section!r:.60}, expected an object")
+        value = section.get(field)
+        if value is not None and not isinstance(value, str):
+            raise NotebookError(path, f"malformed metadata: 'metadata.{key}.{field}' is {type(value).__name__}, expected a string")
+        if value:
+            found.append(value.strip().lower())
+    return found[0] if found else "python"
+
+
+def require_python(nb: NotebookNode, path: str | os.PathLike[str]) -> None:
+    """Raise :class:`NotebookError` unless ``nb`` is a Python notebook (see :func:`kernel_language`)."""
+    language = kernel_language(nb, path)
+    if not re.fullmatch(r"python\d*", language):
+        raise NotebookError(path, f"kernel language is {language!r}, not Python; refusing to run it in a Python kernel")
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -133,12 +224,15 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 
 def write_notebook(nb: NotebookNode, path: str | os.PathLike[str]) -> bool:
-    """Validate and atomically write ``nb`` to ``path``.
+    """Repair ids, validate and atomically write ``nb`` to ``path`` (see :func:`ensure_valid`).
 
+    ``nb`` is modified in place only where its cell ids were missing, invalid or repeated.
     Returns ``True`` when the file changed, ``False`` when it already held exactly these
     bytes (the file is then left untouched, so running a tool twice changes nothing).
+    Raises :class:`NotebookError` naming ``path`` if the notebook is schema-invalid (nothing
+    is written then) or the file cannot be written.
     """
-    validate(nb, path)
+    ensure_valid(nb, path)
     text = dumps(nb)
     target = Path(path)
     try:
