@@ -89,6 +89,23 @@ def read_text(path: str | os.PathLike[str]) -> str:
         raise NotebookError(p, exc.strerror or str(exc)) from None
 
 
+def _check_metadata_shapes(data: dict, path: str | os.PathLike[str]) -> None:
+    """Refuse notebook or cell ``metadata`` that is not a JSON object (nbformat's conversion
+    code crashes on it with an unrelated message)."""
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise NotebookError(path, f"malformed metadata: 'metadata' is {type(metadata).__name__}, expected an object")
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        worksheets = data.get("worksheets")
+        first = worksheets[0] if isinstance(worksheets, list) and worksheets and isinstance(worksheets[0], dict) else {}
+        cells = first.get("cells") if isinstance(first.get("cells"), list) else []
+    for index, cell in enumerate(cells):
+        if isinstance(cell, dict) and not isinstance(cell.get("metadata", {}), dict):
+            kind = type(cell["metadata"]).__name__
+            raise NotebookError(path, f"malformed metadata: cell {index} 'metadata' is {kind}, expected an object")
+
+
 def parse_notebook(text: str, path: str | os.PathLike[str]) -> NotebookNode:
     """Parse notebook JSON text of any supported version into a validated-shape v4 node.
 
@@ -106,6 +123,7 @@ def parse_notebook(text: str, path: str | os.PathLike[str]) -> NotebookNode:
     major = data.get("nbformat")
     if major not in (3, 4):
         raise NotebookError(path, f"unsupported nbformat version {major!r} (expected 3 or 4)")
+    _check_metadata_shapes(data, path)
     try:
         node = nbformat.reader.reads(text)  # rejoins multi-line strings for its own version
         node = nbformat.convert(node, 4)

@@ -175,3 +175,11 @@ def test_parse_notebook_rejects_wrong_shapes_with_one_line() -> None:
         parse_notebook("{", "nb")
     with pytest.raises(NotebookError, match=r"^nb: unsupported nbformat version 5"):
         parse_notebook(json.dumps({"cells": [], "nbformat": 5}), "nb")
+    with pytest.raises(NotebookError, match=r"^nb: malformed metadata: 'metadata' is list, expected an object$"):
+        parse_notebook(json.dumps({"cells": [], "metadata": [], "nbformat": 4, "nbformat_minor": 5}), "nb")
+    cell = {"cell_type": "code", "metadata": "x", "outputs": [], "source": ""}
+    with pytest.raises(NotebookError, match=r"^nb: malformed metadata: cell 0 'metadata' is str, expected an object$"):
+        parse_notebook(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), "nb")
+    v3 = {"metadata": {}, "nbformat": 3, "nbformat_minor": 0, "worksheets": [{"cells": [{"cell_type": "code", "metadata": []}]}]}
+    with pytest.raises(NotebookError, match=r"^nb: malformed metadata: cell 0 'metadata' is list"):
+        parse_notebook(json.dumps(v3), "nb")
