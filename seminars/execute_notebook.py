@@ -269,7 +269,7 @@ def execute(
     JSON-serialisable globals into :attr:`ExecutionResult.namespace` and is removed afterwards.
     The kernel gets matplotlib's inline backend whatever ``MPLBACKEND`` says
     (:func:`kernel_environment`), and stream outputs are collapsed as Jupyter shows them
-    (:func:`collapse_streams`).
+    (:func:`collapse_streams`); a blank code cell loses any saved outputs, as in Jupyter.
 
     Raises :class:`CellExecutionFailed` naming the cell that was running when the cell
     raised, timed out or the kernel died (taken from nbclient's ``on_cell_execute`` hook, not
@@ -344,8 +344,12 @@ def execute(
         payload = text[text.index(PROBE_MARKER) + len(PROBE_MARKER) :].strip()
         namespace = json.loads(payload)
     for cell in work.cells:
-        if cell.cell_type == "code":
-            cell.outputs = collapse_streams(cell.get("outputs", []))
+        if cell.cell_type != "code":
+            continue
+        if not cell.source.strip():
+            # nbclient skips blank cells and leaves their saved outputs; Jupyter clears them.
+            cell.outputs, cell.execution_count = [], None
+        cell.outputs = collapse_streams(cell.get("outputs", []))
     seconds = [_cell_seconds(cell) for cell in work.cells]
     return ExecutionResult(notebook=work, namespace=namespace, cell_seconds=seconds, total_seconds=total)
 
@@ -375,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_nb = args.out_dir / args.notebook.name
     if out_nb.resolve() == args.notebook.resolve():
         raise NotebookError(out_nb, "is the input notebook itself; choose another --out-dir")
-    print(f"Executing {args.notebook} in a fresh kernel ...", flush=True)
+    print(f"Executing {terminal_safe(str(args.notebook))} in a fresh kernel ...", flush=True)
     try:
         result = execute(nb, cwd=args.notebook.resolve().parent, timeout=args.timeout)
     except CellExecutionFailed as exc:
@@ -383,11 +387,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{terminal_safe(str(args.notebook))}: {exc}{hint}", file=sys.stderr)
         return EXIT_CHECK_FAILED
     write_notebook(result.notebook, out_nb)
-    print(f"Executed notebook: {out_nb}")
+    print(f"Executed notebook: {terminal_safe(str(out_nb))}")
     if not args.no_html:
         out_html = out_nb.with_suffix(".html")
         write_text_atomic(out_html, export_html(result.notebook))
-        print(f"HTML:              {out_html}")
+        print(f"HTML:              {terminal_safe(str(out_html))}")
     print(f"Execution took {result.total_seconds:.1f} s ({len(nb.cells)} cells).")
     return EXIT_OK
 

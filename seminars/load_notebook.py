@@ -415,6 +415,8 @@ def _missing_name_hint(statements: list[_Statement], nb: NotebookNode, cell: int
         return "the statement that needs it is the one that defines it, and a name exists only once its definition completes; Jupyter fails here too"
     if later:
         return f"it is defined only later, in {_cell_label(nb, later[0].cell, later[0].original.lineno)}; Jupyter fails here too"
+    if name == "get_ipython":
+        return "IPython syntax (a magic or a shell escape) runs only in Jupyter; the loader cannot run it"
     if hasattr(builtins, name):
         return "a built-in of that name was shadowed or deleted"
     return "it is defined nowhere before this point; Jupyter fails here too"

@@ -102,6 +102,7 @@ def test_dead_kernel_names_the_running_cell_not_a_stale_saved_error(tmp_path: Pa
     path = write_json(
         tmp_path / "killed.ipynb",
         [
+            code("  \n", id="blank", outputs=[stale_error], execution_count=1),  # nbclient does not run blank cells
             code("print('start')", id="c0"),
             code("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", id="c1"),
             code("print('after')", id="c2", outputs=[stale_error], execution_count=3),
@@ -110,9 +111,18 @@ def test_dead_kernel_names_the_running_cell_not_a_stale_saved_error(tmp_path: Pa
     result = run_tool(path, "--out-dir", tmp_path / "out", "--no-html")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"{path}: cell 1 (id 'c1': import os, signal): the kernel died while running it (killed by SIGKILL); "
+        f"{path}: cell 2 (id 'c1': import os, signal): the kernel died while running it (killed by SIGKILL); "
         "SIGKILL often means the system ran out of memory"
     ]
+
+
+def test_blank_cells_lose_stale_outputs_as_in_jupyter(tmp_path: Path) -> None:
+    stale = {"output_type": "stream", "name": "stdout", "text": "old output\n"}
+    nb = nbformat.from_dict(
+        {"cells": [code("", id="blank", outputs=[stale], execution_count=4)], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    )
+    cell = execute(nb, cwd=tmp_path, timeout=60).notebook.cells[0]
+    assert cell.outputs == [] and cell.execution_count is None
 
 
 def test_timeout_says_timed_out_which_cell_and_the_limit(tmp_path: Path) -> None:

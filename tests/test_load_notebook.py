@@ -109,6 +109,9 @@ def test_other_errors_are_one_line_too() -> None:
     assert str(error) == "<notebook>: cell 0 (id 'c0', line 1): ModuleNotFoundError: No module named 'no_such_module_for_the_loader'"
     error = load_error(notebook("x = 1", "def broken(:\n    pass"))
     assert str(error).startswith("<notebook>: cell 1 (id 'c1', line 1): invalid Python:")
+    error = load_error(notebook("files = !ls", "class Listing:\n    names = files"))
+    assert str(error).endswith("(IPython syntax (a magic or a shell escape) runs only in Jupyter; the loader cannot run it)")
+    assert str(error).startswith("<notebook>: cell 0 (id 'c0', line 1): NameError: name 'get_ipython' is not defined")
     error = load_error(notebook("x = 1\nfrom __future__ import annotations"))
     assert "invalid Python: from __future__ imports must occur at the beginning of the file" in str(error)
 
