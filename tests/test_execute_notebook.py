@@ -264,3 +264,12 @@ def test_execute_raises_naming_the_cell(tmp_path: Path) -> None:
     nb.cells = [nbformat.v4.new_code_cell("1 / 0", id="div")]
     with pytest.raises(CellExecutionFailed, match=r"^cell 0 \(id 'div': 1 / 0\) failed: ZeroDivisionError: division by zero$"):
         execute(nb, cwd=tmp_path, timeout=60)
+
+
+def test_a_kernel_that_cannot_start_is_one_line(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    with pytest.raises(CellExecutionFailed) as info:
+        execute(nb, cwd=tmp_path, timeout=60, kernel_name="no-such-kernel-for-the-tests")
+    assert str(info.value) == "the kernel could not start: no kernel named 'no-such-kernel-for-the-tests' is installed"
+    assert info.value.kind == "kernel-start" and info.value.cell_index is None
