@@ -218,18 +218,22 @@ def kernel_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def describe_cell(nb: NotebookNode, index: int | None, *, probe_index: int | None = None) -> str:
-    """Name a cell for an error message: ``cell 3 (id 'c1': first line of its code)``."""
+def describe_cell(nb: NotebookNode, index: int | None, *, probe_index: int | None = None) -> tuple[str, str]:
+    """Name a cell for an error message: ``("cell 3", "(id 'c1': first line of its code)")``.
+
+    The two parts let messages keep the ``cell N failed`` / ``cell N timed out`` prefix that
+    scripts match on, with the details after it.
+    """
     if index is None:
-        return "before any cell ran"
+        return "the kernel", "(before any cell ran)"
     if index == probe_index:
-        return f"cell {index} (the probe appended after the last cell)"
+        return f"cell {index}", "(the probe appended after the last cell)"
     cell = nb.cells[index]
     first = next((line.strip() for line in str(cell.get("source", "")).splitlines() if line.strip()), "")
     if len(first) > 60:
         first = first[:57] + "..."
     label = f"id {cell.get('id')!r}" if cell.get("id") else "no id"
-    return f"cell {index} ({label}" + (f": {first})" if first else ")")
+    return f"cell {index}", f"({label}" + (f": {first})" if first else ")")
 
 
 def _exception_summary(ename: str, evalue: str) -> str:
@@ -309,27 +313,27 @@ def execute(
         # transport warning); cell output travels over the kernel protocol and is kept.
         client.execute(stderr=subprocess.DEVNULL, env=kernel_environment())
     except CellTimeoutError as exc:
-        where = describe_cell(work, running["index"], probe_index=probe_index)
+        head, detail = describe_cell(work, running["index"], probe_index=probe_index)
         raise CellExecutionFailed(
-            f"{where} timed out: still running after {timeout} s (the per-cell time limit)",
+            f"{head} timed out {detail}: still running after {timeout} s (the per-cell time limit)",
             kind="timeout",
             cell_index=running["index"],
         ) from exc
     except DeadKernelError as exc:
-        where = describe_cell(work, running["index"], probe_index=probe_index)
+        head, detail = describe_cell(work, running["index"], probe_index=probe_index)
         status = _exit_status(running["process"])
         how = f" ({status})" if status else ""
         if status == "killed by SIGKILL":
             how += "; SIGKILL often means the system ran out of memory"
         raise CellExecutionFailed(
-            f"{where}: the kernel died while running it{how}",
+            f"{head} {detail}: the kernel died while running it{how}",
             kind="dead-kernel",
             cell_index=running["index"],
         ) from exc
     except CellExecutionError as exc:
-        where = describe_cell(work, running["index"], probe_index=probe_index)
+        head, detail = describe_cell(work, running["index"], probe_index=probe_index)
         raise CellExecutionFailed(
-            f"{where} failed: {_exception_summary(exc.ename, exc.evalue)}", kind="error", cell_index=running["index"]
+            f"{head} failed {detail}: {_exception_summary(exc.ename, exc.evalue)}", kind="error", cell_index=running["index"]
         ) from exc
     except (NoSuchKernel, RuntimeError, TimeoutError) as exc:
         if running["index"] is not None:

@@ -79,7 +79,7 @@ def test_cli_reports_failing_cell_type_and_message_lines_without_escape_codes(tm
     result = run_tool(nb, "--out-dir", out, "--no-html")
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"{nb}: cell 2 (id ") and lines[0].endswith("failed: ValueError: первая строка")
+    assert lines[0].startswith(f"{nb}: cell 2 failed (id ") and lines[0].endswith("): ValueError: первая строка")
     assert lines[1:] == ["    вторая строка", "    красная строка"]
     assert ESC not in result.stderr + result.stdout
     assert not (out / "broken.ipynb").exists()
@@ -92,7 +92,7 @@ def test_long_exception_message_keeps_its_first_lines(tmp_path: Path) -> None:
         execute(nb, cwd=tmp_path, timeout=60)
     lines = str(info.value).splitlines()
     assert info.value.kind == "error" and info.value.cell_index == 0
-    assert lines[0].endswith("failed: RuntimeError: строка 0")
+    assert lines[0].startswith("cell 0 failed (id ") and lines[0].endswith("): RuntimeError: строка 0")
     assert lines[1:8] == [f"    строка {i}" for i in range(1, 8)]
     assert lines[8] == "    ... (12 more lines of the message)"
 
@@ -131,7 +131,7 @@ def test_timeout_says_timed_out_which_cell_and_the_limit(tmp_path: Path) -> None
     with pytest.raises(CellExecutionFailed) as info:
         execute(nb, cwd=tmp_path, timeout=1)
     assert info.value.kind == "timeout" and info.value.cell_index == 1
-    assert str(info.value) == "cell 1 (id 'slow': import time) timed out: still running after 1 s (the per-cell time limit)"
+    assert str(info.value) == "cell 1 timed out (id 'slow': import time): still running after 1 s (the per-cell time limit)"
 
 
 def test_cli_repairs_duplicate_and_missing_ids_into_a_valid_notebook(tmp_path: Path) -> None:
@@ -262,7 +262,7 @@ def test_probe_collects_globals_and_timings(tmp_path: Path) -> None:
 def test_execute_raises_naming_the_cell(tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("1 / 0", id="div")]
-    with pytest.raises(CellExecutionFailed, match=r"^cell 0 \(id 'div': 1 / 0\) failed: ZeroDivisionError: division by zero$"):
+    with pytest.raises(CellExecutionFailed, match=r"^cell 0 failed \(id 'div': 1 / 0\): ZeroDivisionError: division by zero$"):
         execute(nb, cwd=tmp_path, timeout=60)
 
 
