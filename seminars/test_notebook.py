@@ -491,7 +491,7 @@ def test_part1_data_matches_the_interface(executed: ExecutionResult) -> None:
     text = part1_text(executed)
     assert "X_train (350, 2) torch.float32 | y_train (350,) torch.float32" in text
     assert "X_test  (150, 2) torch.float32 | y_test  (150,) torch.float32" in text
-    assert "train: класс -1: 175 объектов, класс +1: 175 объектов" in text
+    assert "train: объектов класса -1: 175, объектов класса +1: 175" in text
     assert executed.namespace["ALPHA"] == 1e-4
 
 
