@@ -1411,6 +1411,7 @@ import math
 import random
 import sys
 import warnings
+from itertools import pairwise
 
 from matplotlib.patches import Patch
 from matplotlib.text import Text
@@ -1555,7 +1556,8 @@ def draw_graph(
     направо) или, при backward=True, обратного (справа налево). Ребро, которое перескакивает
     через колонки, проходит через невидимые промежуточные точки в своих строках этих колонок,
     поэтому не пересекает прямоугольники узлов; в каждой колонке узлы и точки упорядочены по
-    средней строке их предшественников, чтобы рёбра пересекались реже. Возвращает подписи узлов (объекты Text) и пути
+    средней строке их предшественников, чтобы рёбра пересекались реже. Если узлы колонки не
+    помещаются по высоте, рисунок становится выше. Возвращает подписи узлов (объекты Text) и пути
     рёбер (списки имён: узел, промежуточные точки, узел) — по ним тесты проверяют рисунок.
     """
     inputs_of = {name: [src for src, dst in edges if dst == name] for name in labels}
@@ -1573,7 +1575,7 @@ def draw_graph(
         paths.append([src, *waypoints, dst])
     predecessors: dict[str, list[str]] = {}
     for path in paths:
-        for before, after in zip(path, path[1:]):
+        for before, after in pairwise(path):
             predecessors.setdefault(after, []).append(before)
     row_of: dict[str, int] = {}
     for col in sorted(by_column):  # порядок в колонке — по средней строке предшественников: меньше пересечений
@@ -1586,7 +1588,7 @@ def draw_graph(
             position[name] = (col, (len(names) - 1) / 2 - row)
     for path in paths:
         points = [position[name] for name in (path[::-1] if backward else path)]
-        for k, (start, end) in enumerate(zip(points, points[1:])):
+        for k, (start, end) in enumerate(pairwise(points)):
             last = k == len(points) - 2
             ax.annotate("", xy=end, xytext=start, arrowprops={
                 "arrowstyle": "->" if last else "-", "color": "gray", "shrinkA": 28 if k == 0 else 0, "shrinkB": 28 if last else 0,
@@ -1597,6 +1599,10 @@ def draw_graph(
         texts[name] = ax.text(*position[name], text, ha="center", va="center", fontsize=9,
                               bbox={"boxstyle": "round", "facecolor": color})
     height = max(len(names) for names in by_column.values())
+    lines = max(text.count("\n") + 1 for text in labels.values())
+    needed_inches = height * (0.25 * lines + 0.35) + 1.2  # строки узлов, заголовок и легенда
+    if ax.figure.get_figheight() < needed_inches:  # иначе соседние узлы колонки налезут друг на друга
+        ax.figure.set_figheight(needed_inches)
     ax.set_xlim(-0.6, max(by_column) + 0.6)
     ax.set_ylim(-height / 2 - 0.3, height / 2 + 0.3)
     ax.set_title(title)
@@ -2302,8 +2308,8 @@ print(f"цепочка: {len(topological_sort(deep))} узлов, без Recursi
 # %% [markdown]
 # ### 6.5. Шаг 3: полный класс
 #
-# Собираем всё вместе. Базовые операции (`+`, `*`, `**`, `relu`, `tanh`, `exp`) — каждая в своём
-# коротком методе: значение и локальная производная рядом. Остальные (`-a`, `a - b`, `a / b` и
+# Собираем всё вместе. Базовые операции (`+`, `*`, `/`, `**`, `relu`, `tanh`, `exp`) — каждая в своём
+# коротком методе: значение и локальная производная рядом. Остальные (`-a`, `a - b` и
 # отражённые) выражаем через базовые: их обратный проход получается сам по цепному правилу.
 # `__slots__` убирает у каждого узла словарь атрибутов: узлов будут сотни тысяч, так быстрее и
 # экономнее по памяти. По той же причине `_backward` получает upstream аргументом, а не читает
@@ -2315,7 +2321,7 @@ print(f"цепочка: {len(topological_sort(deep))} узлов, без Recursi
 # * **Особые точки.** `0.0 ** -1` в Python бросает `ZeroDivisionError`, `(-8.0) ** 0.5` даёт
 #   комплексное число, `math.exp(1000)` бросает `OverflowError`. PyTorch в таких точках возвращает
 #   `inf` или `nan` (по стандарту IEEE 754), и мы делаем так же: степень считаем функцией
-#   `ieee_pow` ниже, а переполнение экспоненты превращаем в `inf`. Производная $x^0$ равна 0
+#   `ieee_pow` ниже, деление — `ieee_div`, а переполнение экспоненты превращаем в `inf`. Производная $x^0$ равна 0
 #   везде, в том числе в нуле (как в PyTorch).
 # * **Повторный обратный проход.** `backward()` сначала обнуляет градиенты промежуточных узлов
 #   графа: если обнулить листья и вызвать `backward()` ещё раз, получится то же, что в первый раз
@@ -2330,6 +2336,12 @@ def ieee_pow(base: float, exponent: float) -> float:
     """
     with np.errstate(all="ignore"):  # inf и nan здесь — ожидаемый ответ, а не повод для предупреждения
         return float(np.power(np.float64(base), exponent))
+
+
+def ieee_div(numerator: float, denominator: float) -> float:
+    """numerator / denominator по IEEE 754, как в PyTorch: 1 / 0 = inf, 0 / 0 = nan (а не ZeroDivisionError)."""
+    with np.errstate(all="ignore"):
+        return float(np.float64(numerator) / denominator)
 
 
 # %%
@@ -2442,8 +2454,18 @@ class Value:
         return self + (-other)
 
     def __truediv__(self, other: "Value | float") -> "Value":
-        """Частное: a / b = a · b^(−1)."""
-        return self * other**-1
+        """Частное a / b: ∂/∂a = 1 / b, ∂/∂b = −(a / b) / b (как в PyTorch: без переполнения b²)."""
+        other = other if isinstance(other, Value) else Value(other)
+        quotient = ieee_div(self.data, other.data)
+        out = Value(quotient, (self, other), "/")
+
+        def _backward(upstream: float) -> None:
+            """Деление: обоим входам, через уже посчитанное частное."""
+            self.grad += ieee_div(upstream, other.data)
+            other.grad -= ieee_div(quotient, other.data) * upstream
+
+        out._backward = _backward
+        return out
 
     def __radd__(self, other: float) -> "Value":
         """число + a."""
@@ -2459,7 +2481,7 @@ class Value:
 
     def __rtruediv__(self, other: float) -> "Value":
         """число / a."""
-        return Value(other) * self**-1
+        return Value(other) / self
 
     def backward(self) -> None:
         """Обратный проход: прибавляет к .grad листьев производные self по ним (∂self/∂self = 1)."""
@@ -3309,7 +3331,7 @@ def check_pow(value_pow: Callable[[Value, "Value | float"], Value]) -> bool:
             a, b = Value(a0), Value(b0)
             out = value_pow(a, b)
             require(isinstance(out, Value), "нужно вернуть Value")
-            require(out._prev == (a, b) and topological_sort(out) == [a, b, out],
+            require(out._prev == (a, b) and set(topological_sort(out)) == {a, b, out},
                     "степень должна быть одним узлом графа со входами (base, exponent)")
             out.backward()
             at, bt = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a0, b0))
