@@ -1542,6 +1542,7 @@ DISHONEST = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")  # torch's own lazy imports
 @pytest.mark.parametrize("check_name, dishonest", DISHONEST, ids=[f.__name__ for _, f in DISHONEST])
 def test_checks_reject_dishonest_solutions(
     seminar: types.ModuleType, check_name: str, dishonest: Callable, capsys: pytest.CaptureFixture[str]
