@@ -25,31 +25,42 @@
 #    матричное дифференцирование, свой маленький autograd;
 # 3. наконец, **практикуемся**: блиц-вопросы и упражнения для самостоятельной работы.
 #
-# Ноутбук выполняется сверху вниз в свежем ядре на обычном ноутбуке (CPU) за пару минут;
+# Ноутбук выполняется сверху вниз в свежем ядре на обычном компьютере (CPU) примерно за полминуты;
 # все числа, которые он печатает, измеряются при этом запуске.
 #
-# ## План
+# ## План занятия (одна пара, 90 минут)
 #
-# **Часть I. PyTorch MLP**
-# 1. Знакомство с PyTorch: аналогия с NumPy, операции с тензорами, broadcasting
-# 2. Данные: `make_moons`
-# 3. Модель MLP
-# 4. Функция потерь: SVM max-margin loss с L2-регуляризацией
-# 5. Обучение: SGD своими руками
-# 6. Роль нелинейностей: ReLU, Sigmoid, Identity
-# 7. Сравнение с SVM: линейное, полиномиальное и RBF-ядро
-# 8. Батчинг и эффективность
-# 9. Резюме части I
+# На занятии идём по разделам из таблицы; минуты — ориентир для преподавателя с часами, в сумме с
+# запасом на вопросы аудитории. Подразделы с пометкой **«Для самостоятельного изучения»** на занятии
+# пропускаем (их ячейки просто выполняем): это углубление для чтения дома, оно тоже выполняется и
+# проверяется тестами. Упражнения в конце — для самостоятельной работы.
 #
-# **Часть II. Autograd и backpropagation**
-# 1. Мотивация: зачем нужно автоматическое дифференцирование
-# 2. Forward и backward pass
-# 3. Chain rule
-# 4. Матричное дифференцирование
-# 5. Примеры в PyTorch: как сложение и умножение направляют градиенты
-# 6. Собственный autograd: класс `Value`
+# | Раздел | Что успеваем на занятии | Время | К минуте |
+# |---|---|---|---|
+# | Подготовка | версии библиотек, один поток | 1 мин | 1 |
+# | **Часть I. PyTorch MLP** | | | |
+# | 1. Знакомство с PyTorch | 1.1–1.6: создание тензоров, dtype, операции, broadcasting, сравнение с NumPy, autograd | 10 мин | 11 |
+# | 2. Данные: make_moons | выборка и отложенная выборка | 2 мин | 13 |
+# | 3. Модель MLP | `nn.Module`, число параметров, формы | 5 мин | 18 |
+# | 4. Функция потерь: SVM max-margin loss + L2 | hinge loss, его градиент | 5 мин | 23 |
+# | 5. Обучение: SGD своими руками | цикл обучения, кривые, граница | 6 мин | 29 |
+# | 6. Роль нелинейностей: ReLU, Sigmoid, Identity | три активации, Identity — линейная модель, плато сигмоиды | 8 мин | 37 |
+# | 7. Сравнение с SVM | $C = 1/(2\alpha n)$, три ядра | 3 мин | 40 |
+# | 8. Батчинг и эффективность | цикл против батча | 3 мин | 43 |
+# | 9. Резюме части I | | 1 мин | 44 |
+# | **Часть II. Autograd и backpropagation** | | | |
+# | 1. Мотивация: зачем нужно автоматическое дифференцирование | конечные разности против backprop | 3 мин | 47 |
+# | 2. Forward и backward pass | граф $f = (x + y) z$ | 4 мин | 51 |
+# | 3. Chain rule | скалярная и векторная форма | 3 мин | 54 |
+# | 4. Матричное дифференцирование | 4.1 соглашения, 4.4 линейный слой и MSE | 5 мин | 59 |
+# | 5. Примеры в PyTorch: сложение и умножение | 5.1–5.4: как операции направляют градиент, `.grad` копится | 4 мин | 63 |
+# | 6. Собственный autograd: класс Value | 6.1–6.7: магические методы, замыкания, узел, топологическая сортировка, класс, сравнение с PyTorch | 18 мин | 81 |
+# | 7. Резюме части II | | 1 мин | 82 |
+# | Блиц-вопросы | вопросы 3, 6, 9, 19, 22 | 5 мин | 87 |
+# | Связанные домашние задания | что сдавать | 1 мин | 88 |
 #
-# **Практика:** блиц-вопросы и упражнения.
+# Дома: подразделы «Для самостоятельного изучения», остальные блиц-вопросы, упражнения и
+# домашние задания.
 
 # %% [markdown]
 # ## Подготовка
@@ -155,7 +166,8 @@ print("NumPy: (int64 + float32).dtype   ->", (np.array([1, 2]) + np.array([0.5, 
 # При смешивании целого и вещественного тензоров результат вещественный, причём PyTorch берёт
 # вещественный тип операнда (`int64 + float32 -> float32`), а NumPy повышает до `float64`.
 #
-# **Вопрос.** Веса слоя `nn.Linear` имеют тип `float32`. Что будет, если подать в слой тензор,
+# **Вопрос.** Линейный слой `nn.Linear(in, out)` считает $x W^\top + b$ (подробно — в разделе 3),
+# и его веса имеют тип `float32`. Что будет, если подать в слой тензор,
 # полученный из массива NumPy «как есть»?
 
 # %%
@@ -169,7 +181,183 @@ print("А так работает:", demo_layer(torch.from_numpy(np.ones((1, 2))
 # %% [markdown]
 # Поэтому данные из NumPy мы будем явно переводить в `float32`.
 #
-# ### 1.3. Форма: `shape`, `reshape`, `view`
+# ### 1.3. Основные операции с тензорами
+#
+# Арифметика поэлементная, `@` — матричное умножение, как в NumPy.
+
+# %%
+mat = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+vec = torch.tensor([10.0, 20.0])
+print("mat * mat (поэлементно):", (mat * mat).tolist())
+print("mat @ mat (матрично):   ", (mat @ mat).tolist())
+print("mat @ vec:              ", (mat @ vec).tolist())
+print("mat.T:                  ", mat.T.tolist())
+print("exp, sqrt:              ", mat.exp().double().round(decimals=2).tolist(), mat.sqrt().double().round(decimals=3).tolist())
+print("torch.where(mat > 2, mat, 0):", torch.where(mat > 2, mat, 0.0).tolist())
+print("cat по dim=0:", tuple(torch.cat([mat, mat], dim=0).shape), "| stack:", tuple(torch.stack([mat, mat]).shape))
+mat_np = mat.numpy()
+print("Совпадает с NumPy:", np.allclose((mat @ mat).numpy(), mat_np @ mat_np)
+      and np.allclose((mat @ vec).numpy(), mat_np @ vec.numpy()))
+
+# %% [markdown]
+# ### 1.4. Broadcasting
+#
+# **Вопрос.** Какой формы будет результат сложения тензоров форм `(3, 1)` и `(1, 4)`? А `(2, 3)` и
+# `(3,)`? А `(2, 3)` и `(2,)`?
+#
+# Правила **broadcasting** (как в NumPy, см. [PyTorch Broadcasting
+# semantics](https://pytorch.org/docs/stable/notes/broadcasting.html)):
+#
+# 1. формы выравниваются **по правому краю**; недостающие слева измерения считаются равными 1;
+# 2. в каждой позиции размеры должны быть **равны**, или один из них должен быть **равен 1**;
+#    иначе — ошибка;
+# 3. размер результата в каждой позиции — тот из двух, что **не равен 1** (если оба равны 1,
+#    то 1): измерение размера 1 «растягивается» (повторяется) без копирования данных.
+#
+# #### Для самостоятельного изучения: правила кодом
+#
+# Запишем правила кодом и сверим с самим PyTorch (`torch.broadcast_shapes`).
+
+
+# %%
+def broadcast_shape(shape_a: tuple[int, ...], shape_b: tuple[int, ...]) -> tuple[int, ...]:
+    """Форма результата операции над тензорами форм shape_a и shape_b по правилам broadcasting.
+
+    Бросает ValueError, если формы несовместимы.
+    """
+    ndim = max(len(shape_a), len(shape_b))
+    padded_a = (1,) * (ndim - len(shape_a)) + tuple(shape_a)  # правило 1
+    padded_b = (1,) * (ndim - len(shape_b)) + tuple(shape_b)
+    result = []
+    for size_a, size_b in zip(padded_a, padded_b, strict=True):
+        if size_a != size_b and 1 not in (size_a, size_b):  # правило 2
+            raise ValueError(f"формы {shape_a} и {shape_b} несовместимы")
+        result.append(size_a if size_b == 1 else size_b)  # правило 3 (верно и для размера 0)
+    return tuple(result)
+
+
+shape_pairs = [((3, 1), (1, 4)), ((2, 3), (3,)), ((5, 1, 4), (3, 1)), ((4,), ()), ((2, 3), (2,))]
+for shape_a, shape_b in shape_pairs:
+    try:
+        ours = broadcast_shape(shape_a, shape_b)
+    except ValueError:
+        ours = "ошибка"
+    try:
+        theirs = tuple(torch.broadcast_shapes(shape_a, shape_b))
+    except RuntimeError:
+        theirs = "ошибка"
+    print(f"{shape_a!s:10} и {shape_b!s:7} -> наш ответ: {ours!s:10} PyTorch: {theirs!s:10} совпадает: {ours == theirs}")
+
+# %% [markdown]
+# #### Примеры на настоящих тензорах
+#
+# Проверим ответы на вопрос на настоящих тензорах. Последний пример падает; чтобы он заработал, нужно явно
+# добавить измерение: `unsqueeze(1)` превращает форму `(2,)` в `(2, 1)`.
+
+# %%
+column = torch.tensor([[0.0], [10.0], [20.0]])  # (3, 1)
+row = torch.tensor([[1.0, 2.0, 3.0, 4.0]])  # (1, 4)
+print("(3, 1) + (1, 4) ->", tuple((column + row).shape))
+print(column + row)
+ones23 = torch.ones(2, 3)
+print("(2, 3) + (3,)   ->", tuple((ones23 + torch.tensor([1.0, 2.0, 3.0])).shape))
+try:
+    ones23 + torch.tensor([1.0, 2.0])
+except RuntimeError as error:
+    print("(2, 3) + (2,)   -> RuntimeError:", error)
+print("(2, 3) + (2, 1) ->", tuple((ones23 + torch.tensor([1.0, 2.0]).unsqueeze(1)).shape))
+
+# %% [markdown]
+# Broadcasting удобен: например, центрирование признаков `X - X.mean(dim=0)` — это
+# `(n, d) - (d,)`. Но он же и опасен.
+#
+# **Вопрос.** У модели выход формы `(n, 1)`, метки — формы `(n,)`. Какой формы будет
+# `scores - labels`?
+
+# %%
+scores_column = torch.zeros(4, 1)  # (n, 1): так выглядит выход nn.Linear(..., 1)
+labels = torch.ones(4)  # (n,)
+print("(4, 1) - (4,) ->", tuple((scores_column - labels).shape), "— молча получилась матрица n x n!")
+print("(4,)   - (4,) ->", tuple((scores_column.squeeze(-1) - labels).shape))
+
+# %% [markdown]
+# Ошибки не будет, но функция потерь посчитает среднее по $n^2$ парам вместо $n$ объектов. Поэтому
+# наша модель будет возвращать оценки формы `(n,)`, а функция потерь — проверять, что формы
+# совпадают.
+#
+# ### 1.5. PyTorch и NumPy: сравнение
+#
+# | | NumPy | PyTorch |
+# |---|---|---|
+# | Основной объект | `np.ndarray` | `torch.Tensor` |
+# | Автоматическое дифференцирование | нет | есть: `requires_grad=True`, `.backward()`, `.grad` |
+# | Устройства | только CPU | CPU, GPU (`.to("cuda")`), Apple `mps`; `.device` |
+# | Вещественный тип по умолчанию | `float64` | `float32` (`torch.get_default_dtype()`) |
+# | Целый тип по умолчанию | `int64` (в NumPy 1.x под Windows — `int32`) | `int64` |
+# | Ось редукции | `axis=`, `keepdims=` | `dim=`, `keepdim=` (`axis=` тоже понимается) |
+# | `max`/`min` по оси | только значения; индексы — `argmax` | пара `(values, indices)` |
+# | Среднее целых | работает | ошибка: нужен вещественный тип |
+# | Размер | `a.shape` | `t.shape` или `t.size()`; `t.numel()` |
+# | Копия | `a.copy()` | `t.clone()` |
+# | Смена формы | `reshape` | `reshape`, `view` (без копии) |
+# | Изменение на месте | `out=`, `+=` | методы с `_`: `add_`, `zero_`; `+=` |
+# | Склейка | `np.concatenate` | `torch.cat` |
+# | Обмен данными | — | `torch.from_numpy(a)`, `t.numpy()`: общая память |
+# | Broadcasting | есть | есть, правила те же |
+
+# %% [markdown]
+# ### 1.6. Autograd: первое знакомство
+#
+# Главное, чем тензор отличается от массива, — он умеет считать производные. Как это устроено
+# внутри, разберём в части II; сейчас — только то, чем будем пользоваться в части I.
+#
+# * **Вычислительный граф** (computational graph). Если у тензора `requires_grad=True`, PyTorch
+#   записывает каждую операцию с ним: результат помнит, из каких тензоров и какой операцией он
+#   получен (атрибут `grad_fn`). Так строится граф от параметров к функции потерь. Тензор,
+#   созданный нами, а не операцией, — **лист** (leaf) графа.
+# * `loss.backward()` проходит граф от `loss` назад и **прибавляет** производную
+#   $\partial\,\text{loss} / \partial p$ к `p.grad` каждого листа `p` с `requires_grad=True`.
+#   После прохода граф освобождается; пройти его ещё раз можно, только если попросить
+#   `backward(retain_graph=True)`.
+# * `.grad` **накапливается**: два вызова `backward()` дают сумму двух градиентов. Поэтому перед
+#   каждым шагом обучения градиенты обнуляют: `model.zero_grad()` (он ставит `p.grad = None`).
+# * `with torch.no_grad():` — внутри блока операции в граф не записываются. Так меняют сами
+#   параметры (шаг градиентного спуска) и считают предсказания; изменить лист с
+#   `requires_grad=True` на месте вне этого блока нельзя — PyTorch выдаст ошибку (см. ниже).
+# * `t.detach()` — тот же тензор (та же память), но отрезанный от графа: градиент через него не
+#   пойдёт. Нужен, например, перед `.numpy()`.
+# * `torch.autograd.grad(loss, [p])` **возвращает** градиенты и не трогает `p.grad`;
+#   `loss.backward()` ничего не возвращает, а прибавляет к `.grad`.
+#
+# **Вопрос.** Для $L = (w^\top x)^2$ чему равен $\nabla_w L$? Что окажется в `w.grad` после двух
+# вызовов `backward()`?
+
+# %%
+w_demo = torch.tensor([1.0, -2.0], requires_grad=True)  # лист графа: «параметр»
+x_demo = torch.tensor([3.0, 4.0])  # данные: градиент по ним не нужен
+loss_demo = (w_demo @ x_demo) ** 2  # граф: w -> dot -> pow
+print("loss =", loss_demo.item(), "| grad_fn:", type(loss_demo.grad_fn).__name__, "| is_leaf:", w_demo.is_leaf)
+loss_demo.backward(retain_graph=True)  # retain_graph: пройдём этот граф ещё раз
+print("w.grad после backward:   ", w_demo.grad.tolist(), "| формула 2 (w·x) x:", (2 * (w_demo @ x_demo) * x_demo).tolist())
+loss_demo.backward()
+print("после второго backward:   ", w_demo.grad.tolist(), "— градиент накопился")
+try:
+    loss_demo.backward()
+except RuntimeError as error:
+    print("третий backward без retain_graph: RuntimeError:", str(error).split(" (")[0])
+w_demo.grad = None  # это и делает zero_grad()
+(grad_w_demo,) = torch.autograd.grad((w_demo @ x_demo) ** 2, [w_demo])
+print("torch.autograd.grad:      ", grad_w_demo.tolist(), "| w.grad не тронут:", w_demo.grad)
+try:
+    w_demo -= 0.01 * grad_w_demo
+except RuntimeError as error:
+    print("шаг без no_grad: RuntimeError:", error)
+with torch.no_grad():
+    w_demo -= 0.01 * grad_w_demo  # шаг градиентного спуска
+print("шаг под no_grad: w =", [round(v, 4) for v in w_demo.tolist()], "| detach() отрезан от графа:", not w_demo.detach().requires_grad)
+
+# %% [markdown]
+# ### 1.7. Для самостоятельного изучения: форма, `reshape` и `view`
 #
 # `reshape` работает как в NumPy; `-1` означает «посчитай этот размер сам». У PyTorch есть ещё
 # `view`.
@@ -213,7 +401,7 @@ print("matrix.T.reshape(6):", flat.tolist(), "| это копия:", not same_me
 # `view(6)` на нём падает. `reshape` сделает `view`, когда это
 # возможно, а иначе — копию.
 #
-# ### 1.4. Индексация
+# ### 1.8. Для самостоятельного изучения: индексация
 #
 # Индексация такая же, как в NumPy: числа, срезы, булевы маски, списки индексов.
 
@@ -234,7 +422,7 @@ same_as_numpy = (
 print("Совпадает с NumPy:", same_as_numpy)
 
 # %% [markdown]
-# ### 1.5. Редукции: `dim` вместо `axis`
+# ### 1.9. Для самостоятельного изучения: редукции, `dim` вместо `axis`
 #
 # Суммы, средние, максимумы по оси в PyTorch принимают аргумент `dim` (а `keepdim` вместо
 # `keepdims`). Для совместимости понимается и `axis`.
@@ -257,7 +445,7 @@ except RuntimeError as error:
 print("grid.float().mean() ->", grid.float().mean().item(), "| NumPy:", grid_np.mean())
 
 # %% [markdown]
-# ### 1.6. Операции «на месте» (in-place): суффикс `_`
+# ### 1.10. Для самостоятельного изучения: операции «на месте» (in-place), суффикс `_`
 #
 # У многих методов есть версия с подчёркиванием на конце: `add_`, `mul_`, `zero_`… Она меняет сам
 # тензор, а не создаёт новый. Оператор `+=` тоже работает на месте.
@@ -274,7 +462,7 @@ base += 1  # тоже на месте
 print("после add_ и +=:    base =", base.tolist(), "| alias =", alias.tolist())
 
 # %% [markdown]
-# ### 1.7. `from_numpy` и `.numpy()`: общая память
+# ### 1.11. Для самостоятельного изучения: `from_numpy` и `.numpy()`, общая память
 #
 # **Вопрос.** `torch.from_numpy(a)` и `torch.tensor(a)` оба делают тензор из массива. Есть ли
 # между ними разница?
@@ -293,126 +481,6 @@ print("shared[1] = -1 -> array =", array.tolist(), "| back =", back.tolist())
 # `torch.from_numpy` и `.numpy()` не копируют данные (это быстро, но изменения видны с обеих
 # сторон); `torch.tensor(...)` всегда копирует. `.numpy()` работает только для тензоров на CPU
 # и без графа вычислений: иначе нужно `t.detach().cpu().numpy()`.
-#
-# ### 1.8. Основные операции с тензорами
-#
-# Арифметика поэлементная, `@` — матричное умножение, как в NumPy.
-
-# %%
-mat = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
-vec = torch.tensor([10.0, 20.0])
-print("mat * mat (поэлементно):", (mat * mat).tolist())
-print("mat @ mat (матрично):   ", (mat @ mat).tolist())
-print("mat @ vec:              ", (mat @ vec).tolist())
-print("mat.T:                  ", mat.T.tolist())
-print("exp, sqrt:              ", mat.exp().double().round(decimals=2).tolist(), mat.sqrt().double().round(decimals=3).tolist())
-print("torch.where(mat > 2, mat, 0):", torch.where(mat > 2, mat, 0.0).tolist())
-print("cat по dim=0:", tuple(torch.cat([mat, mat], dim=0).shape), "| stack:", tuple(torch.stack([mat, mat]).shape))
-mat_np = mat.numpy()
-print("Совпадает с NumPy:", np.allclose((mat @ mat).numpy(), mat_np @ mat_np)
-      and np.allclose((mat @ vec).numpy(), mat_np @ vec.numpy()))
-
-# %% [markdown]
-# ### 1.9. Broadcasting
-#
-# **Вопрос.** Какой формы будет результат сложения тензоров форм `(3, 1)` и `(1, 4)`? А `(2, 3)` и
-# `(3,)`? А `(2, 3)` и `(2,)`?
-#
-# Правила **broadcasting** (как в NumPy, см. [PyTorch Broadcasting
-# semantics](https://pytorch.org/docs/stable/notes/broadcasting.html)):
-#
-# 1. формы выравниваются **по правому краю**; недостающие слева измерения считаются равными 1;
-# 2. в каждой позиции размеры должны быть **равны**, или один из них должен быть **равен 1**;
-#    иначе — ошибка;
-# 3. размер результата в каждой позиции — тот из двух, что **не равен 1** (если оба равны 1,
-#    то 1): измерение размера 1 «растягивается» (повторяется) без копирования данных.
-#
-# Запишем правила кодом и сверим с самим PyTorch (`torch.broadcast_shapes`).
-
-
-# %%
-def broadcast_shape(shape_a: tuple[int, ...], shape_b: tuple[int, ...]) -> tuple[int, ...]:
-    """Форма результата операции над тензорами форм shape_a и shape_b по правилам broadcasting.
-
-    Бросает ValueError, если формы несовместимы.
-    """
-    ndim = max(len(shape_a), len(shape_b))
-    padded_a = (1,) * (ndim - len(shape_a)) + tuple(shape_a)  # правило 1
-    padded_b = (1,) * (ndim - len(shape_b)) + tuple(shape_b)
-    result = []
-    for size_a, size_b in zip(padded_a, padded_b, strict=True):
-        if size_a != size_b and 1 not in (size_a, size_b):  # правило 2
-            raise ValueError(f"формы {shape_a} и {shape_b} несовместимы")
-        result.append(size_a if size_b == 1 else size_b)  # правило 3 (верно и для размера 0)
-    return tuple(result)
-
-
-shape_pairs = [((3, 1), (1, 4)), ((2, 3), (3,)), ((5, 1, 4), (3, 1)), ((4,), ()), ((2, 3), (2,))]
-for shape_a, shape_b in shape_pairs:
-    try:
-        ours = broadcast_shape(shape_a, shape_b)
-    except ValueError:
-        ours = "ошибка"
-    try:
-        theirs = tuple(torch.broadcast_shapes(shape_a, shape_b))
-    except RuntimeError:
-        theirs = "ошибка"
-    print(f"{shape_a!s:10} и {shape_b!s:7} -> наш ответ: {ours!s:10} PyTorch: {theirs!s:10} совпадает: {ours == theirs}")
-
-# %% [markdown]
-# Те же примеры на настоящих тензорах. Последний пример падает; чтобы он заработал, нужно явно
-# добавить измерение: `unsqueeze(1)` превращает форму `(2,)` в `(2, 1)`.
-
-# %%
-column = torch.tensor([[0.0], [10.0], [20.0]])  # (3, 1)
-row = torch.tensor([[1.0, 2.0, 3.0, 4.0]])  # (1, 4)
-print("(3, 1) + (1, 4) ->", tuple((column + row).shape))
-print(column + row)
-ones23 = torch.ones(2, 3)
-print("(2, 3) + (3,)   ->", tuple((ones23 + torch.tensor([1.0, 2.0, 3.0])).shape))
-try:
-    ones23 + torch.tensor([1.0, 2.0])
-except RuntimeError as error:
-    print("(2, 3) + (2,)   -> RuntimeError:", error)
-print("(2, 3) + (2, 1) ->", tuple((ones23 + torch.tensor([1.0, 2.0]).unsqueeze(1)).shape))
-
-# %% [markdown]
-# Broadcasting удобен: например, центрирование признаков `X - X.mean(dim=0)` — это
-# `(n, d) - (d,)`. Но он же и опасен.
-#
-# **Вопрос.** У модели выход формы `(n, 1)`, метки — формы `(n,)`. Какой формы будет
-# `scores - labels`?
-
-# %%
-scores_column = torch.zeros(4, 1)  # (n, 1): так выглядит выход nn.Linear(..., 1)
-labels = torch.ones(4)  # (n,)
-print("(4, 1) - (4,) ->", tuple((scores_column - labels).shape), "— молча получилась матрица n x n!")
-print("(4,)   - (4,) ->", tuple((scores_column.squeeze(-1) - labels).shape))
-
-# %% [markdown]
-# Ошибки не будет, но функция потерь посчитает среднее по $n^2$ парам вместо $n$ объектов. Поэтому
-# наша модель будет возвращать оценки формы `(n,)`, а функция потерь — проверять, что формы
-# совпадают.
-#
-# ### 1.10. PyTorch и NumPy: сравнение
-#
-# | | NumPy | PyTorch |
-# |---|---|---|
-# | Основной объект | `np.ndarray` | `torch.Tensor` |
-# | Автоматическое дифференцирование | нет | есть: `requires_grad=True`, `.backward()`, `.grad` |
-# | Устройства | только CPU | CPU, GPU (`.to("cuda")`), Apple `mps`; `.device` |
-# | Вещественный тип по умолчанию | `float64` | `float32` (`torch.get_default_dtype()`) |
-# | Целый тип по умолчанию | `int64` (в NumPy 1.x под Windows — `int32`) | `int64` |
-# | Ось редукции | `axis=`, `keepdims=` | `dim=`, `keepdim=` (`axis=` тоже понимается) |
-# | `max`/`min` по оси | только значения; индексы — `argmax` | пара `(values, indices)` |
-# | Среднее целых | работает | ошибка: нужен вещественный тип |
-# | Размер | `a.shape` | `t.shape` или `t.size()`; `t.numel()` |
-# | Копия | `a.copy()` | `t.clone()` |
-# | Смена формы | `reshape` | `reshape`, `view` (без копии) |
-# | Изменение на месте | `out=`, `+=` | методы с `_`: `add_`, `zero_`; `+=` |
-# | Склейка | `np.concatenate` | `torch.cat` |
-# | Обмен данными | — | `torch.from_numpy(a)`, `t.numpy()`: общая память |
-# | Broadcasting | есть | есть, правила те же |
 
 # %% [markdown]
 # ## 2. Данные: make_moons
@@ -421,7 +489,7 @@ print("(4,)   - (4,) ->", tuple((scores_column.squeeze(-1) - labels).shape))
 # Данные генерирует `sklearn.datasets.make_moons` с фиксированным `random_state`, так что у всех
 # получается одна и та же выборка; `noise` — стандартное отклонение гауссова шума.
 #
-# Часть объектов откладываем в **отложенную выборку** (held-out, test): на ней проверяем, как
+# Часть объектов выделяем в **отложенную выборку** (held-out, test): на ней проверяем, как
 # модель работает на данных, которых не видела при обучении.
 
 # %%
@@ -451,7 +519,7 @@ print(f"X_train {tuple(X_train.shape)} {X_train.dtype} | y_train {tuple(y_train.
 print(f"X_test  {tuple(X_test.shape)} {X_test.dtype} | y_test  {tuple(y_test.shape)} {y_test.dtype}")
 for part, labels_part in (("train", y_train), ("test", y_test)):
     values, counts = labels_part.unique(return_counts=True)
-    print(f"{part}: " + ", ".join(f"класс {v:+.0f}: {c} объектов" for v, c in zip(values.tolist(), counts.tolist(), strict=True)))
+    print(f"{part}: " + ", ".join(f"объектов класса {v:+.0f}: {c}" for v, c in zip(values.tolist(), counts.tolist(), strict=True)))
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 4))
@@ -561,6 +629,8 @@ with torch.no_grad():
 print(f"формула vs model(x): относительная ошибка {mlp_formula_rel_error:.2e}")
 
 # %% [markdown]
+# ### 3.1. Для самостоятельного изучения: `model(x)` и `model.forward(x)`, хуки
+#
 # Модель вызывают как функцию: `model(x)`, а не `model.forward(x)`.
 #
 # **Вопрос.** Результат одинаковый — так в чём разница?
@@ -585,8 +655,8 @@ calls_after_call = len(hook_calls)
 out_forward = model.forward(X_train[:5])
 calls_after_forward = len(hook_calls) - calls_after_call
 hook_handle.remove()
-print(f"model(x):         хук вызван {calls_after_call} раз(а)")
-print(f"model.forward(x): хук вызван {calls_after_forward} раз(а)")
+print(f"model(x):         вызовов хука: {calls_after_call}")
+print(f"model.forward(x): вызовов хука: {calls_after_forward}")
 print("Выходы совпадают:", torch.equal(out_call, out_forward))
 
 # %% [markdown]
@@ -602,7 +672,9 @@ print("Выходы совпадают:", torch.equal(out_call, out_forward))
 # $$\ell(s_i, y_i) = \max(0,\ 1 - y_i s_i).$$
 #
 # Полная функция потерь — средний hinge loss плюс **L2-регуляризация** (штраф за большие веса)
-# с коэффициентом $\alpha = 10^{-4}$ по **всем** параметрам $\theta$ сети:
+# с коэффициентом $\alpha = 10^{-4}$ по **всем** параметрам $\theta$ сети. Регуляризация борется с
+# **переобучением** (overfitting): модель подгоняется под шум обучающей выборки, ошибается на ней
+# редко, а на отложенной выборке — заметно чаще.
 #
 # $$L(\theta) = \frac{1}{n} \sum_{i=1}^{n} \max(0,\ 1 - y_i s_i) \;+\; \alpha \sum_{j} \theta_j^2.$$
 #
@@ -706,7 +778,7 @@ print(f"формула vs autograd:           относительная оши�
 print(f"формула vs конечные разности:  относительная ошибка {hinge_grad_fd_rel_error:.2e}")
 
 # %% [markdown]
-# ### 4.2. Градиент L2-регуляризации
+# ### 4.2. Для самостоятельного изучения: градиент L2-регуляризации
 #
 # $\dfrac{\partial}{\partial \theta_j}\, \alpha \sum_k \theta_k^2 = 2 \alpha \theta_j$: регуляризация
 # тянет каждый вес к нулю пропорционально его величине. На шаге градиентного спуска с шагом $\eta$
@@ -805,7 +877,7 @@ model = MLP(nn.ReLU)
 history = train(model, X_train, y_train, X_val=X_test, y_val=y_test, desc="MLP ReLU")
 train_acc = accuracy(model, X_train, y_train)
 test_acc = accuracy(model, X_test, y_test)
-print(f"Точность (accuracy): train {train_acc:.3f}, test {test_acc:.3f}")
+print(f"Доля правильных ответов (accuracy): train {train_acc:.3f}, test {test_acc:.3f}")
 
 # %%
 epochs = np.arange(1, N_EPOCHS + 1)
@@ -817,7 +889,7 @@ ax_loss.set_ylabel("средняя потеря на батчах")
 ax_loss.set_yscale("log")
 ax_acc.plot(epochs, history["train_acc"], label="train")
 ax_acc.plot(epochs, history["val_acc"], label="test")
-ax_acc.set_title("Точность по эпохам")
+ax_acc.set_title("Доля правильных ответов (accuracy) по эпохам")
 ax_acc.set_xlabel("эпоха")
 ax_acc.set_ylabel("accuracy")
 ax_acc.legend()
@@ -923,6 +995,8 @@ plt.show()
 # $$s(x) = W_3\big(W_2(W_1 x + b_1) + b_2\big) + b_3 = \underbrace{W_3 W_2 W_1}_{W:\ 1 \times 2}\, x
 # + \underbrace{W_3 W_2 b_1 + W_3 b_2 + b_3}_{b}.$$
 #
+# #### Для самостоятельного изучения: проверка кодом
+#
 # Свернём слои в одну матрицу $W$ и сдвиг $b$ и сравним $W x + b$ с выходом сети.
 
 
@@ -955,39 +1029,68 @@ identity_collapse_max_diff = collapse_max_diff["Identity"]
 # %% [markdown]
 # Для Identity расхождение — на уровне ошибок округления `float32`: сеть **в точности** линейная
 # модель $Wx + b$, и лишние слои ничего не добавляют. Для ReLU такая свёртка не работает: именно
-# нелинейность позволяет сети гнуть границу.
+# нелинейность позволяет сети изгибать границу.
 #
-# ### 6.2. Почему Sigmoid отстаёт
+# ### 6.2. Почему Sigmoid отстаёт: линейный режим и плато
 #
 # Sigmoid — нелинейная функция, но за тот же бюджет сеть с ней почти не ушла от линейной модели.
-# Посмотрим на кривые обучения.
+# Посмотрим на кривые обучения. Пунктир — уровень, на котором закончила линейная модель (Identity):
+# её средняя потеря за последние 10 эпох.
 
 # %%
-fig, ax = plt.subplots(figsize=(5, 4))
+identity_final_loss = float(np.mean(mlp_histories["Identity"]["loss"][-10:]))
+sigmoid_plateau_loss = float(np.median(mlp_histories["Sigmoid"]["loss"][20:]))  # эпохи 21–60
+fig, ax = plt.subplots(figsize=(6, 4))
 for name, hist in mlp_histories.items():
     ax.plot(epochs, hist["loss"], label=name)
+ax.axhline(identity_final_loss, color="gray", linestyle="--", label=f"уровень Identity: {identity_final_loss:.3f}")
 ax.set_title("Потери при одинаковом обучении")
 ax.set_xlabel("эпоха")
 ax.set_ylabel("средняя потеря на батчах")
 ax.set_yscale("log")
 ax.legend()
 plt.show()
+print(f"Sigmoid, эпохи 21–{N_EPOCHS}: медиана потери {sigmoid_plateau_loss:.3f}; "
+      f"Identity, последние 10 эпох: {identity_final_loss:.3f}")
 
 # %% [markdown]
-# **Вопрос.** Почему сигмоида учится медленнее?
+# После первых эпох сигмоидная сеть стоит на **плато** — почти на той же потере, что и линейная
+# модель.
 #
-# Её производная $\sigma'(z) = \sigma(z)\,(1 - \sigma(z)) \le \tfrac14$ (максимум в нуле), а при
-# обратном проходе градиент умножается на $\sigma'$ на каждом слое: сигнал затухает. У ReLU
-# производная равна 1 везде, где $z > 0$. Проверим формулу и оценку $\tfrac14$, а затем сравним
-# нормы градиента по весам первого слоя у свежих (необученных) сетей.
+# **Вопрос.** Почему сигмоида учится медленнее? Частый ответ: «$\sigma'(z) = \sigma(z)(1 - \sigma(z))
+# \le \tfrac14$, градиент умножается на $\sigma'$ в каждом слое и затухает, а при больших $|z|$
+# сигмоида насыщается и $\sigma' \approx 0$». Проверим это на свежей (необученной) сети: какие
+# значения $z$ приходят в сигмоиды и чему там равна $\sigma'(z)$.
 
 # %%
-z_grid = torch.linspace(-6, 6, 1201, requires_grad=True)
-torch.sigmoid(z_grid).sum().backward()
-sigmoid_formula = torch.sigmoid(z_grid.detach()) * (1 - torch.sigmoid(z_grid.detach()))
-print(f"sigma'(z): формула vs autograd, относительная ошибка {relative_error(sigmoid_formula, z_grid.grad):.2e}")
-print(f"max sigma'(z) на сетке: {z_grid.grad.max().item():.4f} (при z = {z_grid[z_grid.grad.argmax()].item():.2f})")
+torch.manual_seed(SEED)
+fresh_sigmoid = MLP(nn.Sigmoid)  # та же инициализация, что у обученной выше сети
+sigmoid_init_stats: dict[str, dict[str, float]] = {}
+with torch.no_grad():
+    hidden, linearized = X_train, X_train
+    for number, index in enumerate((0, 2), start=1):  # два скрытых слоя: layers[0] и layers[2]
+        pre = fresh_sigmoid.layers[index](hidden)  # z = W h + b, (n, 100)
+        slope = torch.sigmoid(pre) * (1 - torch.sigmoid(pre))  # sigma'(z)
+        sigmoid_init_stats[f"слой {number}"] = {"max_abs_z": pre.abs().max().item(), "mean_slope": slope.mean().item()}
+        hidden = torch.sigmoid(pre)
+        linearized = 0.5 + fresh_sigmoid.layers[index](linearized) / 4  # sigma(z) ≈ 1/2 + z/4
+    sigmoid_linearization_error = relative_error(fresh_sigmoid.layers[4](linearized).squeeze(-1), fresh_sigmoid(X_train))
+for layer_name, stats in sigmoid_init_stats.items():
+    print(f"{layer_name}: max |z| = {stats['max_abs_z']:.2f}, среднее sigma'(z) = {stats['mean_slope']:.3f} (максимум 0.25)")
+print(f"сеть, где sigma(z) заменена на 1/2 + z/4: относительная ошибка оценок {sigmoid_linearization_error:.1e}")
 
+# %% [markdown]
+# Насыщения нет: $|z|$ невелики, и среднее $\sigma'(z)$ почти равно максимуму $\tfrac14$. Зато при
+# малых $z$ сигмоида почти прямая: $\sigma(z) \approx \tfrac12 + \tfrac z4$ (ряд Тейлора в нуле), и
+# сеть с такой заменой даёт почти те же оценки. Значит, в начале обучения сигмоидная сеть — это
+# почти **линейная модель**. Градиентный спуск сначала находит лучшую линейную модель и
+# останавливается на её плато; чтобы граница изогнулась, веса должны вырасти настолько, чтобы $z$
+# попали на изогнутую часть сигмоиды, а градиент на плато мал, и это долго.
+#
+# Но может быть, дело всё-таки в малом градиенте? Сравним нормы градиента по весам первого слоя у
+# свежих сетей с ReLU и Sigmoid и **умножим шаг обучения** сигмоидной сети на их отношение.
+
+# %%
 first_layer_grad_norm = {}
 for activation in (nn.ReLU, nn.Sigmoid):
     torch.manual_seed(SEED)
@@ -995,80 +1098,95 @@ for activation in (nn.ReLU, nn.Sigmoid):
     hinge_loss(fresh(X_train), y_train).backward()
     first_layer_grad_norm[activation.__name__] = fresh.layers[0].weight.grad.norm().item()
     print(f"{activation.__name__:8}: ||dL/dW1|| при инициализации = {first_layer_grad_norm[activation.__name__]:.2e}")
-print(f"ReLU / Sigmoid: в {first_layer_grad_norm['ReLU'] / first_layer_grad_norm['Sigmoid']:.0f} раз")
-
-# %% [markdown]
-# Градиент по первому слою у сигмоидной сети в разы меньше, поэтому с тем же шагом она и движется
-# в разы медленнее.
-#
-# **Вопрос.** Значит ли это, что сеть с сигмоидой не способна провести изогнутую границу? Дадим ей
-# больше эпох, не меняя ни шаг, ни размер батча.
+lr_factor = round(first_layer_grad_norm["ReLU"] / first_layer_grad_norm["Sigmoid"])
+print(f"ReLU / Sigmoid: в {first_layer_grad_norm['ReLU'] / first_layer_grad_norm['Sigmoid']:.1f} раза; "
+      f"шаг обучения сигмоидной сети умножаем на {lr_factor}")
 
 # %%
-SIGMOID_LONG_EPOCHS = 400
+SIGMOID_COMPENSATED_EPOCHS = 200
 torch.manual_seed(SEED)
-sigmoid_long = MLP(nn.Sigmoid)
-sigmoid_long_history = train(
-    sigmoid_long, X_train, y_train, n_epochs=SIGMOID_LONG_EPOCHS, X_val=X_test, y_val=y_test, desc="MLP Sigmoid, долго"
+sigmoid_compensated = MLP(nn.Sigmoid)
+sigmoid_compensated_history = train(
+    sigmoid_compensated, X_train, y_train, n_epochs=SIGMOID_COMPENSATED_EPOCHS, lr=lr_factor * LEARNING_RATE,
+    X_val=X_test, y_val=y_test, desc=f"MLP Sigmoid, шаг x{lr_factor}",
 )
-sigmoid_escape_epoch = next(
-    (epoch for epoch, acc in enumerate(sigmoid_long_history["train_acc"], start=1) if acc >= 0.95), None
-)
-relu_escape_epoch = next(
-    (epoch for epoch, acc in enumerate(mlp_histories["ReLU"]["train_acc"], start=1) if acc >= 0.95), None
-)
-sigmoid_long_acc = {"train": accuracy(sigmoid_long, X_train, y_train), "test": accuracy(sigmoid_long, X_test, y_test)}
-print(f"Точность на train впервые >= 0.95: Sigmoid — на эпохе {sigmoid_escape_epoch}, ReLU — на эпохе {relu_escape_epoch}")
-print(f"После {SIGMOID_LONG_EPOCHS} эпох: train {sigmoid_long_acc['train']:.3f}, test {sigmoid_long_acc['test']:.3f}")
+
+
+def first_epoch_reaching(history: dict[str, list[float]], level: float = 0.95) -> int | None:
+    """Номер первой эпохи (с 1), на которой доля правильных ответов на train >= level, или None."""
+    return next((epoch for epoch, acc in enumerate(history["train_acc"], start=1) if acc >= level), None)
+
+
+sigmoid_escape_epoch = first_epoch_reaching(sigmoid_compensated_history)
+relu_escape_epoch = first_epoch_reaching(mlp_histories["ReLU"])
+sigmoid_compensated_acc = {
+    "train": accuracy(sigmoid_compensated, X_train, y_train), "test": accuracy(sigmoid_compensated, X_test, y_test)
+}
+print(f"accuracy на train впервые >= 0.95: Sigmoid с шагом x{lr_factor} — на эпохе {sigmoid_escape_epoch}, "
+      f"ReLU с обычным шагом — на эпохе {relu_escape_epoch}")
+print(f"Sigmoid с шагом x{lr_factor} после {SIGMOID_COMPENSATED_EPOCHS} эпох: "
+      f"train {sigmoid_compensated_acc['train']:.3f}, test {sigmoid_compensated_acc['test']:.3f}")
 
 # %%
 fig, (ax_loss, ax_boundary) = plt.subplots(1, 2, figsize=(12, 4))
-ax_loss.plot(np.arange(1, SIGMOID_LONG_EPOCHS + 1), sigmoid_long_history["loss"], label="Sigmoid")
-ax_loss.plot(epochs, mlp_histories["ReLU"]["loss"], label="ReLU")
-ax_loss.axvline(N_EPOCHS, color="gray", linestyle="--", label=f"{N_EPOCHS} эпох (общий бюджет)")
-ax_loss.set_title("Сигмоида: долгое плато, потом спуск")
+ax_loss.plot(np.arange(1, SIGMOID_COMPENSATED_EPOCHS + 1), sigmoid_compensated_history["loss"],
+             label=f"Sigmoid, шаг x{lr_factor}")
+ax_loss.plot(epochs, mlp_histories["Sigmoid"]["loss"], label="Sigmoid, обычный шаг")
+ax_loss.plot(epochs, mlp_histories["ReLU"]["loss"], label="ReLU, обычный шаг")
+ax_loss.axhline(identity_final_loss, color="gray", linestyle="--", label="уровень Identity (плато)")
+ax_loss.set_title("Сигмоида: плато линейной модели, потом спуск")
 ax_loss.set_xlabel("эпоха")
 ax_loss.set_ylabel("средняя потеря на батчах")
 ax_loss.set_yscale("log")
-ax_loss.legend()
+ax_loss.legend(fontsize=8)
 plot_decision_boundary(
-    ax_boundary, torch_score_fn(sigmoid_long), X_test, y_test,
-    f"MLP Sigmoid, {SIGMOID_LONG_EPOCHS} эпох: test {sigmoid_long_acc['test']:.3f}",
+    ax_boundary, torch_score_fn(sigmoid_compensated), X_test, y_test,
+    f"MLP Sigmoid, шаг x{lr_factor}, {SIGMOID_COMPENSATED_EPOCHS} эпох: test {sigmoid_compensated_acc['test']:.3f}",
 )
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Сигмоида нелинейна и тоже изгибает границу, но ей нужно во много раз больше эпох (сравните
-# номера эпох выше): долгое плато — типичный симптом затухающих градиентов. Это одна из причин, по которым в скрытых слоях
-# современных сетей используют ReLU и её родственников, а сигмоиду оставляют для выходов,
-# которые должны быть вероятностями.
+# Даже с шагом, увеличенным ровно во столько раз, во сколько меньше градиент, сигмоидной сети
+# нужно во много раз больше эпох, чем ReLU (сравните номера эпох выше), и почти всё это время
+# она стоит на плато линейной модели. Главная причина не в том, что $\sigma' \le \tfrac14$, а в том,
+# что в начале обучения сигмоидная сеть работает в **линейном режиме**. Сигмоида нелинейна и в
+# конце концов тоже изгибает границу. (Насыщение, $\sigma' \approx 0$ при больших $|z|$, —
+# настоящая беда глубоких сетей с большими весами, но здесь его нет.) Поэтому в скрытых слоях
+# современных сетей используют ReLU и её модификации (Leaky ReLU, GELU), а сигмоиду оставляют для
+# выходов, которые должны быть вероятностями.
 
 # %% [markdown]
 # ## 7. Сравнение с SVM
 #
-# Наша функция потерь — та же, что у **метода опорных векторов** (support vector machine, SVM):
-# hinge loss плюс L2-штраф. Классический SVM — линейная модель $w^\top x + b$; нелинейную границу
-# он получает через **ядро** (kernel) $k(x, z)$ — скалярное произведение в неявном пространстве
-# признаков. Решение имеет вид
+# **Метод опорных векторов** (support vector machine, SVM) — линейная модель $s(x) = w^\top x + b$,
+# которая минимизирует
 #
-# $$s(x) = \sum_{i \in SV} \beta_i\, k(x_i, x) + b,$$
+# $$\tfrac12 \lVert w \rVert^2 + C \sum_{i=1}^{n} \max(0,\ 1 - y_i s(x_i)).$$
 #
-# где сумма идёт по опорным векторам (support vectors), $\beta_i = \lambda_i y_i$, а $\lambda_i > 0$ —
-# двойственные переменные (множители Лагранжа) задачи SVM. Сравним:
+# Это почти наша функция потерь: разделим на $Cn$ и получим
+# $\frac1n \sum_i \max(0, 1 - y_i s_i) + \frac{1}{2Cn}\lVert w \rVert^2$, то есть hinge loss + L2 с
+# $\alpha = \frac{1}{2Cn}$. Поэтому для сравнения берём не $C = 1$ по умолчанию, а
+# $C = \frac{1}{2\alpha n}$. Два отличия остаются: наш L2-штраф действует на **все** параметры
+# (сдвиги и скрытые слои тоже), а SVM штрафует только $w$; и признаки у SVM заданы заранее.
 #
-# * `LinearSVC` — линейный SVM (по умолчанию он минимизирует **квадрат** hinge loss,
-#   `loss="squared_hinge"`, и штрафует ещё и сдвиг $b$, но граница всё равно прямая);
+# Нелинейную границу SVM получает через **ядро** (kernel) $k(x, z)$ — скалярное произведение в
+# неявном пространстве признаков. Сравним:
+#
+# * `LinearSVC(loss="hinge")` — линейный SVM (библиотека liblinear штрафует ещё и сдвиг $b$, но
+#   граница всё равно прямая);
 # * `SVC(kernel="poly")` — полиномиальное ядро $k(x, z) = (\gamma\, x^\top z + c_0)^d$;
 # * `SVC(kernel="rbf")` — гауссово (RBF) ядро $k(x, z) = \exp(-\gamma \lVert x - z \rVert^2)$.
 #
 # **Вопрос.** Какой из них, по-вашему, окажется похож на MLP с Identity, а какой — на MLP с ReLU?
 
 # %%
+svm_c = 1 / (2 * ALPHA * len(X_train))  # C = 1 / (2 alpha n): та же сила регуляризации, что у нас
+print(f"C = 1 / (2 alpha n) = {svm_c:.2f}")
 svms = {
-    "LinearSVC": LinearSVC(C=1.0, random_state=SEED),
-    "SVC poly (d=3)": SVC(kernel="poly", degree=3, coef0=1.0, C=1.0),
-    "SVC rbf": SVC(kernel="rbf", C=1.0),
+    "LinearSVC": LinearSVC(C=svm_c, loss="hinge", max_iter=100_000, random_state=SEED),
+    "SVC poly (d=3)": SVC(kernel="poly", degree=3, coef0=1.0, C=svm_c),
+    "SVC rbf": SVC(kernel="rbf", C=svm_c),
 }
 for name, classifier in svms.items():
     classifier.fit(X_train.numpy(), y_train.numpy())
@@ -1078,7 +1196,36 @@ for name, classifier in svms.items():
     }
 print_results(results)
 
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+for ax, (name, classifier) in zip(axes, svms.items(), strict=True):
+    plot_decision_boundary(ax, classifier.decision_function, X_test, y_test, f"{name}: test {results[name]['test']:.3f}")
+fig.tight_layout()
+plt.show()
+
 # %% [markdown]
+# MLP с Identity и `LinearSVC` — обе линейные модели, и доля правильных ответов у них почти одинаковая; MLP с ReLU
+# и SVM с RBF- и полиномиальным ядром проводят похожие изогнутые границы. Разница в том, **как** получается
+# нелинейность: SVM задаёт признаки заранее через ядро (и хранит опорные векторы), а MLP
+# **выучивает** признаки в скрытых слоях.
+
+# %%
+identity_vs_linear_svc = results["MLP Identity"]["test"] - results["LinearSVC"]["test"]
+print(f"MLP Identity - LinearSVC (test): {identity_vs_linear_svc:+.3f}")
+print(f"MLP ReLU     - SVC rbf   (test): {results['MLP ReLU']['test'] - results['SVC rbf']['test']:+.3f}")
+
+# %% [markdown]
+# ### 7.1. Для самостоятельного изучения: решение SVM через опорные векторы
+#
+# Решение ядрового SVM имеет вид
+#
+# $$s(x) = \sum_{i \in SV} \beta_i\, k(x_i, x) + b,$$
+#
+# где сумма идёт по опорным векторам (support vectors), $\beta_i = \lambda_i y_i$, а $\lambda_i > 0$ —
+# двойственные переменные (множители Лагранжа) задачи SVM. Задача SVM выпуклая: каждый её
+# локальный минимум глобальный, и $w$ (в пространстве признаков ядра) определён однозначно, а вот
+# сдвиг $b$ и двойственные коэффициенты — не обязательно.
+#
 # Проверим формулу решения для обоих ядер: соберём $s(x)$ сами из опорных векторов (`support_vectors_`),
 # коэффициентов $\beta_i$ (`dual_coef_`) и сдвига (`intercept_`). По умолчанию `gamma="scale"`,
 # то есть $\gamma = 1 / (d \cdot \operatorname{Var}(X))$, где $d$ — число признаков.
@@ -1097,24 +1244,6 @@ for name, kernel in kernel_by_hand.items():
     svm_kernel_rel_error[name] = relative_error(torch.from_numpy(by_hand), torch.from_numpy(svm.decision_function(points)))
     print(f"{name:15}: опорных векторов {len(svm.support_vectors_):3d} из {len(X_train)}; "
           f"s(x) вручную vs decision_function: относительная ошибка {svm_kernel_rel_error[name]:.2e}")
-
-# %%
-fig, axes = plt.subplots(1, 3, figsize=(12, 4))
-for ax, (name, classifier) in zip(axes, svms.items(), strict=True):
-    plot_decision_boundary(ax, classifier.decision_function, X_test, y_test, f"{name}: test {results[name]['test']:.3f}")
-fig.tight_layout()
-plt.show()
-
-# %% [markdown]
-# MLP с Identity и `LinearSVC` — обе линейные модели, и точность у них почти одинаковая; MLP с ReLU
-# и SVM с RBF- и полиномиальным ядром проводят похожие изогнутые границы. Разница в том, **как** получается
-# нелинейность: SVM задаёт признаки заранее через ядро (и хранит опорные векторы), а MLP
-# **выучивает** признаки в скрытых слоях.
-
-# %%
-identity_vs_linear_svc = results["MLP Identity"]["test"] - results["LinearSVC"]["test"]
-print(f"MLP Identity - LinearSVC (test): {identity_vs_linear_svc:+.3f}")
-print(f"MLP ReLU     - SVC rbf   (test): {results['MLP ReLU']['test'] - results['SVC rbf']['test']:+.3f}")
 
 # %% [markdown]
 # ## 8. Батчинг и эффективность
@@ -1166,7 +1295,9 @@ print(f"градиенты: max |цикл - батч| = {batch_max_abs_diff:.1e}
 # %% [markdown]
 # **Вопрос.** Во сколько раз, по-вашему, батч из всех объектов обучающей выборки быстрее цикла?
 #
-# Замеряем аккуратно: сначала «прогрев» (первый вызов медленнее: выделение памяти, ленивая
+# ### 8.1. Для самостоятельного изучения: как замерять время
+#
+# На занятии эту ячейку просто выполняем. Замеряем аккуратно: сначала «прогрев» (первый вызов медленнее: выделение памяти, ленивая
 # инициализация), потом несколько повторов и **медиана** (она устойчива к случайным задержкам из-за
 # других процессов). Быстрый батч ещё и повторяем несколько раз внутри одного замера, чтобы время
 # было много больше разрешения таймера. Для серьёзных замеров в PyTorch есть
@@ -1200,6 +1331,11 @@ def cpu_name() -> str:
 
 
 print(f"Процессор: {cpu_name()}; логических ядер: {os.cpu_count()}; потоков PyTorch: {torch.get_num_threads()}")
+
+# %% [markdown]
+# ### 8.2. Замер: цикл против батча
+#
+# PyTorch считает в один поток (см. «Подготовку»), так что выигрыш батча — не от параллельных потоков.
 
 # %%
 bench_sizes = [1, 10, 30, 100, len(X_train)]
@@ -1248,11 +1384,13 @@ plt.show()
 #   незаметно превращает `(n, 1)` и `(n,)` в `(n, n)`.
 # * Модель — наследник `nn.Module`; вызываем её как `model(x)`; параметры считаются по формуле
 #   $\text{in} \cdot \text{out} + \text{out}$ на каждый линейный слой.
-# * Hinge loss с метками $\pm 1$ и L2-регуляризацией — та же функция потерь, что у SVM; её
-#   градиент по оценкам $-\frac{y_i}{n}[y_i s_i < 1]$ совпал с autograd.
+# * Hinge loss с метками $\pm 1$ и L2-регуляризацией — функция потерь SVM с $C = \frac{1}{2\alpha n}$
+#   (только наш штраф действует на все параметры); её градиент по оценкам
+#   $-\frac{y_i}{n}[y_i s_i < 1]$ совпал с autograd.
 # * SGD — это несколько строк: `zero_grad`, `backward`, `param -= lr * param.grad` под `no_grad`.
-# * Без нелинейности многослойная сеть — линейная модель; Sigmoid нелинейна, но из-за малой
-#   производной ($\sigma' \le \frac14$) учится в разы медленнее ReLU.
+# * Без нелинейности многослойная сеть — линейная модель. Сеть с Sigmoid в начале обучения почти
+#   линейна ($\sigma(z) \approx \frac12 + \frac z4$) и долго стоит на плато линейной модели; даже шаг,
+#   увеличенный под её меньший градиент, этого не исправляет.
 # * Ядровые SVM тоже строят нелинейные границы, но признаки у них заданы ядром, а MLP их выучивает.
 # * Вычисления надо делать батчами: цикл по объектам в Python во много раз медленнее.
 #
@@ -1274,12 +1412,15 @@ print(f"Ускорение батча на {bench_sizes[-1]} объектах: {
 
 # %%
 import copy
+import gc
 import math
 import random
 import sys
 import warnings
+from itertools import pairwise
 
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 
 # %% [markdown]
 # ## 1. Мотивация: зачем нужно автоматическое дифференцирование
@@ -1328,7 +1469,7 @@ print(f"forward + backward: {1e3 * backward_seconds:.2f} мс")
 # %% [markdown]
 # **Вопрос.** Как вы думаете, во сколько раз дольше посчитать тот же градиент конечными разностями?
 #
-# Посчитаем все 10 501 производных конечными разностями: это 10 502 прямых прохода (один базовый и по
+# Посчитаем все 10 501 производную конечными разностями: это 10 502 прямых прохода (один базовый и по
 # одному на параметр). Ячейка работает несколько секунд, а в конце печатает, во сколько раз это дольше backprop.
 
 # %%
@@ -1355,9 +1496,9 @@ fd_seconds = time.perf_counter() - start
 fd_relative_error = relative_error(grad_numeric, grad_backprop)
 fd_speedup = float(f"{fd_seconds / backward_seconds:.2g}")  # два значащих знака
 fd_speedup_text = f"{fd_speedup:,.0f}".replace(",", " ")
-print(f"конечные разности, все {grad_numeric.numel()} параметров: {fd_seconds:.2f} с "
-      f"({grad_numeric.numel() + 1} прямых проходов)")
-print(f"backprop, все {n_params} параметров сразу: {1e3 * backward_seconds:.2f} мс, "
+print(f"конечные разности по всем параметрам (их {grad_numeric.numel()}): {fd_seconds:.2f} с; "
+      f"прямых проходов: {grad_numeric.numel() + 1}")
+print(f"backprop по всем параметрам сразу: {1e3 * backward_seconds:.2f} мс, "
       f"то есть примерно в {fd_speedup_text} раз быстрее")
 print(f"относительная ошибка между градиентами: {fd_relative_error:.1e}")
 
@@ -1407,15 +1548,27 @@ ft.backward()
 print(f"PyTorch:  f = {ft.item()}, df/dx = {xt.grad.item()}, df/dy = {yt.grad.item()}, df/dz = {zt.grad.item()}")
 
 # %% [markdown]
-# Нарисуем граф. Функция `draw_graph` принимает подписи узлов и рёбра «аргумент → результат»;
-# она пригодится ещё раз в разделе 6.
+# Нарисуем граф.
+#
+# #### Для самостоятельного изучения: как рисуется граф
+#
+# Функция `draw_graph` принимает подписи узлов и рёбра «аргумент → результат»; она пригодится
+# ещё раз в разделе 6. На занятии ячейку просто выполняем.
 
 # %%
-def draw_graph(labels: dict[str, str], edges: list[tuple[str, str]], ax: plt.Axes, title: str) -> None:
+def draw_graph(
+    labels: dict[str, str], edges: list[tuple[str, str]], ax: plt.Axes, title: str, *, backward: bool = False
+) -> tuple[dict[str, Text], list[list[str]]]:
     """Рисует вычислительный граф слева направо: входы слева, выход справа.
 
     labels — подпись каждого узла, в топологическом порядке (аргументы раньше результатов);
-    edges — пары (аргумент, результат): стрелка идёт по направлению прямого прохода.
+    edges — пары (аргумент, результат). Стрелки идут по направлению прямого прохода (слева
+    направо) или, при backward=True, обратного (справа налево). Ребро, которое перескакивает
+    через колонки, проходит через невидимые промежуточные точки в своих строках этих колонок,
+    поэтому не пересекает прямоугольники узлов; в каждой колонке узлы и точки упорядочены по
+    средней строке их предшественников, чтобы рёбра пересекались реже. Если узлы колонки не
+    помещаются по высоте, рисунок становится выше. Возвращает подписи узлов (объекты Text) и пути
+    рёбер (списки имён: узел, промежуточные точки, узел) — по ним тесты проверяют рисунок.
     """
     inputs_of = {name: [src for src, dst in edges if dst == name] for name in labels}
     column: dict[str, int] = {}
@@ -1424,26 +1577,55 @@ def draw_graph(labels: dict[str, str], edges: list[tuple[str, str]], ax: plt.Axe
     by_column: dict[int, list[str]] = {}
     for name in labels:
         by_column.setdefault(column[name], []).append(name)
+    paths = []
+    for src, dst in dict.fromkeys(edges):  # каждое ребро один раз, в исходном порядке
+        waypoints = [f"{src}->{dst}@{col}" for col in range(column[src] + 1, column[dst])]
+        for col, waypoint in zip(range(column[src] + 1, column[dst]), waypoints, strict=True):
+            by_column[col].append(waypoint)  # строка под узлами этой колонки
+        paths.append([src, *waypoints, dst])
+    predecessors: dict[str, list[str]] = {}
+    for path in paths:
+        for before, after in pairwise(path):
+            predecessors.setdefault(after, []).append(before)
+    row_of: dict[str, int] = {}
+    for col in sorted(by_column):  # порядок в колонке — по средней строке предшественников: меньше пересечений
+        if col > 0:
+            by_column[col].sort(key=lambda name: statistics.mean(row_of[before] for before in predecessors[name]))
+        row_of.update({name: row for row, name in enumerate(by_column[col])})
     position = {}
     for col, names in by_column.items():
         for row, name in enumerate(names):
             position[name] = (col, (len(names) - 1) / 2 - row)
-    for src, dst in set(edges):
-        ax.annotate("", xy=position[dst], xytext=position[src],
-                    arrowprops={"arrowstyle": "->", "color": "gray", "shrinkA": 28, "shrinkB": 28})
+    for path in paths:
+        points = [position[name] for name in (path[::-1] if backward else path)]
+        for k, (start, end) in enumerate(pairwise(points)):
+            last = k == len(points) - 2
+            ax.annotate("", xy=end, xytext=start, arrowprops={
+                "arrowstyle": "->" if last else "-", "color": "gray", "shrinkA": 28 if k == 0 else 0, "shrinkB": 28 if last else 0,
+            })
+    texts = {}
     for name, text in labels.items():
         color = "#cfe2ff" if not inputs_of[name] else "#ffe8a3"
-        ax.text(*position[name], text, ha="center", va="center", fontsize=9,
-                bbox={"boxstyle": "round", "facecolor": color})
+        texts[name] = ax.text(*position[name], text, ha="center", va="center", fontsize=9,
+                              bbox={"boxstyle": "round", "facecolor": color})
     height = max(len(names) for names in by_column.values())
+    lines = max(text.count("\n") + 1 for text in labels.values())
+    needed_inches = height * (0.25 * lines + 0.35) + 1.2  # строки узлов, заголовок и легенда
+    if ax.figure.get_figheight() < needed_inches:  # иначе соседние узлы колонки налезут друг на друга
+        ax.figure.set_figheight(needed_inches)
     ax.set_xlim(-0.6, max(by_column) + 0.6)
     ax.set_ylim(-height / 2 - 0.3, height / 2 + 0.3)
     ax.set_title(title)
     ax.axis("off")
     ax.legend(handles=[Patch(facecolor="#cfe2ff", label="вход (лист)"), Patch(facecolor="#ffe8a3", label="операция")],
               loc="lower right", fontsize=8)
+    return texts, paths
 
 
+# %% [markdown]
+# #### Граф $f = (x + y) \cdot z$: прямой и обратный проход
+
+# %%
 edges_f = [("x", "q"), ("y", "q"), ("q", "f"), ("z", "f")]
 forward_labels = {"x": f"x = {x_val:g}", "y": f"y = {y_val:g}", "z": f"z = {z_val:g}",
                   "q": f"q = x + y\n= {q_val:g}", "f": f"f = q · z\n= {f_val:g}"}
@@ -1451,7 +1633,7 @@ backward_labels = {"x": f"∂f/∂x = {df_dx:g}", "y": f"∂f/∂y = {df_dy:g}",
                    "q": f"∂f/∂q = {df_dq:g}", "f": f"∂f/∂f = {df_df:g}"}
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 draw_graph(forward_labels, edges_f, axes[0], "Forward: значения идут слева направо")
-draw_graph(backward_labels, edges_f, axes[1], "Backward: градиенты идут справа налево")
+draw_graph(backward_labels, edges_f, axes[1], "Backward: градиенты идут справа налево", backward=True)
 plt.show()
 
 # %% [markdown]
@@ -1546,6 +1728,11 @@ print(f"градиент: форма {tuple(x_req.grad.shape)} = форма x; "
 #   строки нумеруются компонентами числителя (**numerator layout**). Так же устроен
 #   `torch.autograd.functional.jacobian`.
 #
+# Якобианы — в numerator layout, а градиенты — формы своей переменной; для скаляра $L$ это
+# согласуется так: его якобиан $\frac{\partial L}{\partial \mathbf{x}}$ — строка $1\times n$, а градиент —
+# транспонированная строка, $\nabla_{\mathbf{x}} L := \left(\frac{\partial L}{\partial \mathbf{x}}\right)^\top$. Отсюда и
+# $J^\top$ в цепном правиле раздела 3: $\nabla_{\mathbf{x}} L = \big(\frac{\partial L}{\partial \mathbf{y}} J\big)^\top = J^\top \nabla_{\mathbf{y}} L$.
+#
 # В справочниках встречается и обратное соглашение (denominator layout), где якобиан
 # транспонирован; сверяясь с таблицами, сначала выясните, какое соглашение там принято.
 #
@@ -1565,6 +1752,8 @@ print("якобиан y = A x, A: 2×3 ->", tuple(torch.autograd.functional.jaco
 print("градиент скаляра по X: 2×3 ->", tuple(X_s.grad.shape))
 
 # %% [markdown]
+# #### Для самостоятельного изучения: как мы проверяем формулы
+#
 # Каждую формулу ниже проверяем дважды в float64: против `torch.autograd` и против центральных
 # конечных разностей (для градиентов — `finite_difference_grad` из части I, для якобианов —
 # такая же функция по столбцам). Вспомогательные функции:
@@ -1616,7 +1805,7 @@ u_m = torch.randn(m, dtype=torch.float64, generator=gen)
 X_mn = torch.randn(m, n, dtype=torch.float64, generator=gen)
 
 # %% [markdown]
-# ### 4.2. Основные правила
+# ### 4.2. Для самостоятельного изучения: основные правила
 #
 # **Линейная форма:** $\nabla_{\mathbf{x}}(\mathbf{a}^\top\mathbf{x}) = \mathbf{a}$, так как
 # $\mathbf{a}^\top\mathbf{x} = \sum_i a_i x_i$ и $\partial/\partial x_j$ оставляет только $a_j$.
@@ -1654,7 +1843,7 @@ check_gradient("∇_X ‖X‖²_F = 2X", lambda X: (X**2).sum(), X_mn, 2 * X_mn)
 check_gradient("∇_X ‖X‖_F = X / ‖X‖_F", lambda X: X.norm(), X_mn, X_mn / X_mn.norm())
 
 # %% [markdown]
-# ### 4.3. Производные матрично-векторных операций
+# ### 4.3. Для самостоятельного изучения: производные матрично-векторных операций
 #
 # * $\nabla_A(\mathbf{u}^\top A\mathbf{x}) = \mathbf{u}\mathbf{x}^\top$ (внешнее произведение, форма $m\times n$, как у $A$);
 # * $\nabla_{\mathbf{x}}\|A\mathbf{x} - \mathbf{b}\|^2 = 2A^\top(A\mathbf{x} - \mathbf{b})$;
@@ -1739,7 +1928,7 @@ print(f"формул проверено: {len(matrix_checks)}")
 print(f"наибольшая отн. ошибка vs autograd: {worst_autograd:.1e}, vs конечные разности: {worst_numeric:.1e}")
 
 # %% [markdown]
-# ### 4.5. Полезные ресурсы
+# ### 4.5. Для самостоятельного изучения: полезные ресурсы
 #
 # * T. Parr, J. Howard. [The Matrix Calculus You Need For Deep Learning](https://arxiv.org/abs/1802.01528) —
 #   матричное дифференцирование с нуля, ровно то, что нужно для нейросетей (numerator layout).
@@ -1823,7 +2012,7 @@ w.grad = None
 print(f"после обнуления и одного backward: w.grad = {w.grad.item()}")
 
 # %% [markdown]
-# ### 5.5. Листовые и нелистовые тензоры
+# ### 5.5. Для самостоятельного изучения: листовые и нелистовые тензоры
 #
 # **Лист** (leaf) — тензор, созданный пользователем, а не операцией графа; у него `grad_fn is None`.
 # Градиент в `.grad` PyTorch сохраняет только у листьев с `requires_grad=True`: промежуточные
@@ -1934,6 +2123,8 @@ print(f"double(21) = {double(21.0)}")
 print(f"захваченные имена: {double.__code__.co_freevars}, их значения: {[c.cell_contents for c in double.__closure__]}")
 
 # %% [markdown]
+# #### Для самостоятельного изучения: замыкание меняет захваченный объект; ловушка в цикле
+#
 # Замыкание хранит **ссылку** на объект, а не его копию. Значит, оно может менять атрибуты
 # захваченного объекта — ровно это будет делать обратный проход в `Value`: прибавлять к `.grad` входов.
 
@@ -2093,7 +2284,12 @@ except RecursionError as error:
     print(f"RecursionError: {error} (лимит рекурсии Python: {sys.getrecursionlimit()})")
 
 # %% [markdown]
-# Поэтому делаем обход без рекурсии, с явным стеком. Смотрим на верхний узел стека, не снимая его.
+# Поэтому класс `Value` ниже пользуется обходом без рекурсии, `topological_sort`. На занятии
+# ячейку с ним просто выполняем.
+#
+# #### Для самостоятельного изучения: обход в глубину с явным стеком
+#
+# Смотрим на верхний узел стека, не снимая его.
 # В первый раз кладём над ним его входы; когда узел снова оказался наверху, все его входы уже
 # обработаны, и его можно дописать в ответ. Узел может попасть в стек несколько раз (если он вход
 # нескольких операций), поэтому помним, кого уже дописали.
@@ -2128,13 +2324,41 @@ print(f"цепочка: {len(topological_sort(deep))} узлов, без Recursi
 # %% [markdown]
 # ### 6.5. Шаг 3: полный класс
 #
-# Собираем всё вместе. Базовые операции (`+`, `*`, `**`, `relu`, `tanh`, `exp`) — каждая в своём
-# коротком методе: значение и локальная производная рядом. Остальные (`-a`, `a - b`, `a / b` и
+# Собираем всё вместе. Базовые операции (`+`, `*`, `/`, `**`, `relu`, `tanh`, `exp`) — каждая в своём
+# коротком методе: значение и локальная производная рядом. Остальные (`-a`, `a - b` и
 # отражённые) выражаем через базовые: их обратный проход получается сам по цепному правилу.
 # `__slots__` убирает у каждого узла словарь атрибутов: узлов будут сотни тысяч, так быстрее и
 # экономнее по памяти. По той же причине `_backward` получает upstream аргументом, а не читает
 # `out.grad`: замыкание не ссылается на свой узел, в графе нет циклических ссылок, и после шага
 # обучения он освобождается сразу, без сборщика мусора.
+#
+# Две детали, которые отличают рабочий движок от учебного наброска:
+#
+# * **Особые точки.** `0.0 ** -1` в Python бросает `ZeroDivisionError`, `(-8.0) ** 0.5` даёт
+#   комплексное число, `math.exp(1000)` бросает `OverflowError`. PyTorch в таких точках возвращает
+#   `inf` или `nan` (по стандарту IEEE 754), и мы делаем так же: степень считаем функцией
+#   `ieee_pow` ниже, деление — `ieee_div`, а переполнение экспоненты превращаем в `inf`. Производная $x^0$ равна 0
+#   везде, в том числе в нуле (как в PyTorch).
+# * **Повторный обратный проход.** `backward()` сначала обнуляет градиенты промежуточных узлов
+#   графа: если обнулить листья и вызвать `backward()` ещё раз, получится то же, что в первый раз
+#   (листья, как и в PyTorch, копят градиент, пока их не обнулят).
+
+# %%
+def ieee_pow(base: float, exponent: float) -> float:
+    """base ** exponent по правилам IEEE 754, как torch.pow: 0 ** (-1) = inf, (-8) ** 0.5 = nan, 10 ** 400 = inf.
+
+    Оператор ** в Python на этих входах бросает ZeroDivisionError или OverflowError либо
+    возвращает комплексное число; np.power считает как C и PyTorch.
+    """
+    with np.errstate(all="ignore"):  # inf и nan здесь — ожидаемый ответ, а не повод для предупреждения
+        return float(np.power(np.float64(base), exponent))
+
+
+def ieee_div(numerator: float, denominator: float) -> float:
+    """numerator / denominator по IEEE 754, как в PyTorch: 1 / 0 = inf, 0 / 0 = nan (а не ZeroDivisionError)."""
+    with np.errstate(all="ignore"):
+        return float(np.float64(numerator) / denominator)
+
 
 # %%
 class Value:
@@ -2189,22 +2413,22 @@ class Value:
         """a ** k для числа k: ∂/∂a = k · a^(k − 1)."""
         if isinstance(k, Value):
             raise TypeError("показатель степени должен быть числом (степень Value — упражнение 2)")
-        out = Value(self.data**k, (self,), f"**{k:g}")
+        out = Value(ieee_pow(self.data, k), (self,), f"**{k:g}")
 
         def _backward(upstream: float) -> None:
-            """Степенное правило."""
-            self.grad += k * self.data ** (k - 1) * upstream
+            """Степенное правило; для k = 0 производная 0 и в нуле, как в PyTorch."""
+            self.grad += (0.0 if k == 0 else k * ieee_pow(self.data, k - 1)) * upstream
 
         out._backward = _backward
         return out
 
     def relu(self) -> "Value":
-        """max(0, a): ∂/∂a = 1 при a > 0, иначе 0 (в нуле 0, как в PyTorch)."""
-        out = Value(self.data if self.data > 0 else 0.0, (self,), "relu")
+        """max(0, a): ∂/∂a = 1 при a > 0, иначе 0 (в нуле 0; nan проходит, как в PyTorch)."""
+        out = Value(0.0 if self.data <= 0 else self.data, (self,), "relu")
 
         def _backward(upstream: float) -> None:
-            """ReLU пропускает upstream только при положительном входе."""
-            if self.data > 0:
+            """ReLU пропускает upstream, если вход не <= 0."""
+            if not self.data <= 0:
                 self.grad += upstream
 
         out._backward = _backward
@@ -2223,8 +2447,11 @@ class Value:
         return out
 
     def exp(self) -> "Value":
-        """Экспонента e^a: ∂/∂a = e^a."""
-        e = math.exp(self.data)
+        """Экспонента e^a: ∂/∂a = e^a; при переполнении inf, как в PyTorch."""
+        try:
+            e = math.exp(self.data)
+        except OverflowError:  # e^a больше максимального float
+            e = math.inf
         out = Value(e, (self,), "exp")
 
         def _backward(upstream: float) -> None:
@@ -2243,8 +2470,18 @@ class Value:
         return self + (-other)
 
     def __truediv__(self, other: "Value | float") -> "Value":
-        """Частное: a / b = a · b^(−1)."""
-        return self * other**-1
+        """Частное a / b: ∂/∂a = 1 / b, ∂/∂b = −(a / b) / b (как в PyTorch: без переполнения b²)."""
+        other = other if isinstance(other, Value) else Value(other)
+        quotient = ieee_div(self.data, other.data)
+        out = Value(quotient, (self, other), "/")
+
+        def _backward(upstream: float) -> None:
+            """Деление: обоим входам, через уже посчитанное частное."""
+            self.grad += ieee_div(upstream, other.data)
+            other.grad -= ieee_div(quotient, other.data) * upstream
+
+        out._backward = _backward
+        return out
 
     def __radd__(self, other: float) -> "Value":
         """число + a."""
@@ -2260,30 +2497,74 @@ class Value:
 
     def __rtruediv__(self, other: float) -> "Value":
         """число / a."""
-        return Value(other) * self**-1
+        return Value(other) / self
 
     def backward(self) -> None:
-        """Обратный проход: градиенты всех узлов графа по self (∂self/∂self = 1)."""
+        """Обратный проход: прибавляет к .grad листьев производные self по ним (∂self/∂self = 1)."""
         order = topological_sort(self)
-        self.grad = 1.0
+        for node in order:  # градиенты промежуточных узлов считаем заново
+            if node._prev:
+                node.grad = 0.0
+        self.grad += 1.0  # у выхода-листа градиент копится, как в PyTorch
         for node in reversed(order):
             node._backward(node.grad)
 
 
 # %% [markdown]
-# Быстрая проверка магических методов: числа слева и справа, `sum`, степень, деление.
+# Быстрая проверка против PyTorch: числа слева и справа, `sum`, степень, деление, `exp`, `tanh`, `relu`.
 
 # %%
 v = Value(3.0)
 w_val = Value(-2.0)
 expr = 2 * v + v * w_val - 1 / v + sum([v, w_val, 4.0]) + (v**2) / w_val - (-v)
+expr = expr + (0.5 * w_val).exp() + (v / 4).tanh() + (v + w_val).relu() + (v - 5).relu()
 expr.backward()
 vt = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
 wt = torch.tensor(-2.0, dtype=torch.float64, requires_grad=True)
 expr_t = 2 * vt + vt * wt - 1 / vt + (vt + wt + 4.0) + (vt**2) / wt - (-vt)
+expr_t = expr_t + (0.5 * wt).exp() + (vt / 4).tanh() + (vt + wt).relu() + (vt - 5).relu()
 expr_t.backward()
 print(f"Value:   {expr.data:.12f}, dv = {v.grad:.12f}, dw = {w_val.grad:.12f}")
 print(f"PyTorch: {expr_t.item():.12f}, dv = {vt.grad.item():.12f}, dw = {wt.grad.item():.12f}")
+quick_check_error = relative_error(torch.tensor([expr.data, v.grad, w_val.grad], dtype=torch.float64),
+                                   torch.tensor([expr_t.item(), vt.grad.item(), wt.grad.item()], dtype=torch.float64))
+print(f"отн. ошибка: {quick_check_error:.1e}")
+
+# %% [markdown]
+# #### Для самостоятельного изучения: особые точки и повторный `backward()`
+#
+# Сверим с PyTorch значения и производные там, где наивная формула падает, и проверим, что
+# второй обратный проход по тому же графу (после обнуления листьев) даёт то же, что первый.
+
+# %%
+edge_cases = {
+    "x ** 0 при x = 0": (lambda t: t**0, 0.0),
+    "x ** 0.5 при x = 0": (lambda t: t**0.5, 0.0),
+    "x ** 0.5 при x = -4": (lambda t: t**0.5, -4.0),
+    "1 / x при x = 0": (lambda t: 1 / t, 0.0),
+    "exp(x) при x = 1000": (lambda t: t.exp(), 1000.0),
+}
+edge_case_matches = {}
+for text, (build, x0) in edge_cases.items():
+    x_e = Value(x0)
+    out_e = build(x_e)
+    out_e.backward()
+    x_t = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    out_t = build(x_t)
+    out_t.backward()
+    ours, theirs = (out_e.data, x_e.grad), (out_t.item(), x_t.grad.item())
+    edge_case_matches[text] = all(a == b or (math.isnan(a) and math.isnan(b)) for a, b in zip(ours, theirs, strict=True))
+    print(f"{text:20} Value: {ours[0]:g}, grad {ours[1]:g} | PyTorch: {theirs[0]:g}, grad {theirs[1]:g}")
+
+a_r, b_r, c_r = Value(1.0), Value(2.0), Value(4.0)
+e_r = (a_r + b_r) * c_r
+e_r.backward()
+first_grads = [a_r.grad, b_r.grad, c_r.grad]
+for leaf in (a_r, b_r, c_r):
+    leaf.grad = 0.0  # так обнуляет градиенты zero_grad
+e_r.backward()
+second_grads = [a_r.grad, b_r.grad, c_r.grad]
+print(f"e = (a + b) * c: первый backward {first_grads}, второй (после обнуления листьев) {second_grads}")
 
 # %% [markdown]
 # ### 6.6. Переиспользованный узел: `b = a + a`
@@ -2360,7 +2641,7 @@ expression_error = relative_error(torch.tensor([L_e.data, a_e.grad, b_e.grad, c_
 print(f"отн. ошибка: {expression_error:.1e}")
 
 # %% [markdown]
-# ### 6.8. Нейросеть на `Value`
+# ### 6.8. Для самостоятельного изучения: нейросеть на `Value`
 #
 # Из `Value` соберём нейрон, слой и MLP той же архитектуры, что в части I
 # (2 → hidden → hidden → 1, ReLU). Веса инициализируем как `nn.Linear`: $U(-1/\sqrt{n}, 1/\sqrt{n})$.
@@ -2476,7 +2757,54 @@ print(f"выходы: отн. ошибка {twin_output_error:.1e}; loss: {twin_
 
 # %% [markdown]
 # Совпадение до ошибок округления: наш autograd и PyTorch считают одну и ту же функцию и одни и те же
-# производные. Обучим сеть на `Value` обычным SGD по мини-батчам.
+# производные.
+#
+# **Вопрос.** Во сколько раз шаг SGD на `Value` медленнее, чем у torch-близнеца — той же сети
+# (105 параметров) на том же батче из 32 объектов?
+#
+# Перед замером «замораживаем» сборщик мусора. Наш граф освобождается и без него (циклов в нём
+# нет), но сборщик циклического мусора всё равно запускается — по счётчику созданных объектов, а
+# их на каждом шаге десятки тысяч, — и при полной сборке обходит **все** живые объекты процесса,
+# в том числе объекты PyTorch, matplotlib и scikit-learn. `gc.freeze()` переносит все уже
+# созданные объекты в «вечное» поколение, которое сборщик больше не обходит; `gc.unfreeze()`
+# возвращает их обратно.
+
+
+# %%
+def value_sgd_step(net: ValueMLP, X: list[list[float]], y: list[float], lr: float) -> float:
+    """Один шаг SGD сети на Value по батчу (X, y): loss, backward, обновление; возвращает loss."""
+    loss = value_loss(net, X, y)
+    net.zero_grad()
+    loss.backward()
+    for p in net.parameters():
+        p.data -= lr * p.grad
+    return loss.data
+
+
+def torch_sgd_step(model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float) -> float:
+    """Тот же шаг SGD для модели PyTorch: hinge loss + L2, backward, sgd_step; возвращает loss."""
+    loss = hinge_loss(model(X), y) + l2_penalty(model)
+    model.zero_grad()
+    loss.backward()
+    sgd_step(model, lr)
+    return loss.item()
+
+
+gc.collect()
+print(f"объектов, за которыми следит сборщик мусора: {len(gc.get_objects())}")
+gc.freeze()
+try:  # lr = 0: веса не меняются, и обе сети считают одно и то же при каждом повторе
+    value_step_seconds = median_seconds(lambda: value_sgd_step(value_net, X_check.tolist(), y_check.tolist(), 0.0))
+    twin_step_seconds = median_seconds(lambda: torch_sgd_step(twin, X_check, y_check, 0.0), number=20)
+finally:
+    gc.unfreeze()
+value_vs_torch_ratio = value_step_seconds / twin_step_seconds
+print(f"шаг SGD на батче из {len(X_check)} объектов, сеть из {len(value_net.parameters())} параметров: "
+      f"Value {1e3 * value_step_seconds:.2f} мс, PyTorch {1e3 * twin_step_seconds:.2f} мс; "
+      f"время Value / время PyTorch = {value_vs_torch_ratio:.0f}")
+
+# %% [markdown]
+# Обучим сеть на `Value` обычным SGD по мини-батчам (сборщик мусора снова заморожен).
 
 # %%
 VALUE_STEPS = 200
@@ -2487,22 +2815,22 @@ X_list, y_list = X_train.double().tolist(), y_train.double().tolist()
 batch_rng = random.Random(SEED)
 value_net = ValueMLP(hidden=8)
 value_losses = []
-start = time.perf_counter()
-for _ in tqdm(range(VALUE_STEPS), desc="MLP на Value", mininterval=0.5):
-    batch = batch_rng.sample(range(len(X_list)), VALUE_BATCH)
-    loss = value_loss(value_net, [X_list[i] for i in batch], [y_list[i] for i in batch])
-    value_net.zero_grad()
-    loss.backward()
-    for p in value_net.parameters():
-        p.data -= VALUE_LR * p.grad
-    value_losses.append(loss.data)
-value_train_seconds = time.perf_counter() - start
+gc.collect()
+gc.freeze()
+try:
+    start = time.perf_counter()
+    for _ in tqdm(range(VALUE_STEPS), desc="MLP на Value", mininterval=0.5):
+        batch = batch_rng.sample(range(len(X_list)), VALUE_BATCH)
+        value_losses.append(value_sgd_step(value_net, [X_list[i] for i in batch], [y_list[i] for i in batch], VALUE_LR))
+    value_train_seconds = time.perf_counter() - start
+finally:
+    gc.unfreeze()
 value_test_accuracy = float(np.mean([
     (value_net(x).data > 0) == (t > 0) for x, t in zip(X_test.double().tolist(), y_test.tolist(), strict=True)
 ]))
 print(f"{VALUE_STEPS} шагов за {value_train_seconds:.1f} с; loss {np.mean(value_losses[:20]):.3f} -> "
       f"{np.mean(value_losses[-20:]):.3f} (средние за первые и последние 20 шагов)")
-print(f"точность на test (считает сама сеть на Value): {value_test_accuracy:.3f}")
+print(f"accuracy на test (считает сама сеть на Value): {value_test_accuracy:.3f}")
 
 # %% [markdown]
 # Разделяющую границу рисуем torch-близнецом с теми же весами: мы только что убедились, что он
@@ -2511,7 +2839,7 @@ print(f"точность на test (считает сама сеть на Value)
 # %%
 twin32 = to_torch_twin(value_net).float()
 twin_test_accuracy = accuracy(twin32, X_test, y_test)
-print(f"точность torch-близнеца на test: {twin_test_accuracy:.3f}")
+print(f"accuracy torch-близнеца на test: {twin_test_accuracy:.3f}")
 fig, (ax_loss, ax_boundary) = plt.subplots(1, 2, figsize=(12, 4))
 ax_loss.plot(value_losses, label="на мини-батче")
 window = 20
@@ -2546,7 +2874,8 @@ plt.show()
 # %% [markdown]
 # # Блиц-вопросы
 #
-# Ответьте устно, потом раскройте ответ.
+# Ответьте устно, потом раскройте ответ. **На занятии** разбираем вопросы 3, 6, 9, 19 и 22 (5 мин);
+# остальные — для самопроверки дома.
 
 # %% [markdown]
 # **1.** Чем тензор PyTorch отличается от массива NumPy, если оба — n-мерные массивы чисел?
@@ -2580,7 +2909,7 @@ plt.show()
 # </details>
 
 # %% [markdown]
-# **4.** Чему равна hinge loss для точки с отступом $y\cdot s = 0.3$? А с $y\cdot s = 2$? Какой у них градиент по $s$?
+# **4.** Чему равен hinge loss для точки с отступом $y\cdot s = 0.3$? А с $y\cdot s = 2$? Какой у них градиент по $s$?
 #
 # <details><summary>Ответ</summary>
 #
@@ -2594,9 +2923,11 @@ plt.show()
 #
 # <details><summary>Ответ</summary>
 #
-# Она штрафует большие веса и делает разделяющую кривую глаже (меньше переобучения). Слагаемое
-# $\alpha\|w\|^2$ добавляет к градиенту $2\alpha w$, то есть каждый шаг немного уменьшает веса к нулю
-# (weight decay): $w \leftarrow w - \eta(\nabla L + 2\alpha w)$.
+# Она штрафует большие веса и делает разделяющую кривую глаже: меньше переобучения (модель меньше
+# подгоняется под шум обучающей выборки). Слагаемое $\alpha\|w\|^2$ добавляет к градиенту $2\alpha w$,
+# то есть каждый шаг немного уменьшает веса к нулю (weight decay):
+# $w \leftarrow w - \eta(\nabla L_{\text{hinge}} + 2\alpha w)$, где $L_{\text{hinge}}$ — функция потерь
+# **без** штрафа (если $L$ уже включает штраф, шаг — просто $w \leftarrow w - \eta\nabla L$).
 #
 # </details>
 
@@ -2615,8 +2946,10 @@ plt.show()
 #
 # <details><summary>Ответ</summary>
 #
-# $\sigma'(x) = \sigma(x)(1 - \sigma(x)) \le 1/4$ и почти 0 при больших $|x|$ (насыщение). По цепному
-# правилу градиент умножается на эту производную в каждом слое и затухает. У ReLU производная 1 при $x > 0$.
+# Не из-за насыщения: при инициализации входы сигмоид малы, и $\sigma'$ в среднем почти равна своему
+# максимуму $1/4$ (раздел 6.2 части I). Но при малых $z$ $\sigma(z) \approx 1/2 + z/4$, и сеть ведёт себя как линейная модель:
+# сначала находит лучшую линейную модель и долго стоит на её плато. Градиент у неё меньше, но даже
+# шаг обучения, увеличенный во столько же раз, не убирает плато (раздел 6.2 части I).
 #
 # </details>
 
@@ -2625,20 +2958,23 @@ plt.show()
 #
 # <details><summary>Ответ</summary>
 #
-# Оба строят нелинейную разделяющую кривую. SVM с ядром решает выпуклую задачу (единственный оптимум)
-# в неявном пространстве признаков, заданном ядром; MLP сам **учит** признаки в скрытых слоях, но его
-# задача невыпуклая и решается градиентным спуском.
+# Оба строят нелинейную разделяющую кривую, и функция потерь у них почти одна (hinge + L2 при
+# $C = 1/(2\alpha n)$). SVM с ядром решает выпуклую задачу в неявном пространстве признаков, заданном
+# ядром: каждый её локальный минимум глобальный (веса $w$ определены однозначно, сдвиг и двойственные
+# коэффициенты — не обязательно). MLP сам **учит** признаки в скрытых слоях, но его задача
+# невыпуклая и решается градиентным спуском.
 #
 # </details>
 
 # %% [markdown]
-# **9.** Почему батчевое (векторизованное) вычисление в десятки раз быстрее цикла по примерам?
+# **9.** Почему батчевое (векторизованное) вычисление в десятки раз быстрее цикла по объектам,
+# хотя PyTorch в семинаре считает в один поток?
 #
 # <details><summary>Ответ</summary>
 #
-# Цикл платит накладные расходы интерпретатора Python и запуска операции на каждом примере; одна
-# матричная операция на весь батч выполняется в оптимизированном C/BLAS-коде с векторными
-# инструкциями и несколькими потоками.
+# Цикл платит накладные расходы (интерпретатор Python, запуск каждой операции, узлы графа autograd)
+# на каждом объекте; батч платит их один раз, а арифметику делает одной матричной операцией в
+# оптимизированном коде с векторными инструкциями процессора. Потоки тут ни при чём: поток один.
 #
 # </details>
 
@@ -2694,7 +3030,8 @@ plt.show()
 
 # %% [markdown]
 # **15.** Какой формы якобиан $\partial\mathbf{y}/\partial\mathbf{x}$ для $\mathbf{y}\in\mathbb{R}^m$,
-# $\mathbf{x}\in\mathbb{R}^n$ в numerator layout? А градиент скаляра по матрице $W\in\mathbb{R}^{d\times k}$?
+# $\mathbf{x}\in\mathbb{R}^n$ в numerator layout? А градиент $\nabla_W L$ скаляра $L$ по матрице
+# $W\in\mathbb{R}^{d\times k}$ (по нашему соглашению: градиент имеет форму своей переменной)?
 #
 # <details><summary>Ответ</summary>
 #
@@ -2807,13 +3144,15 @@ plt.show()
 # </details>
 
 # %% [markdown]
-# **26.** Почему сеть на `Value` даёт те же градиенты, что PyTorch, но обучается на порядки медленнее
-# (сравните время одного шага в разделах 1 и 6.8 части II)?
+# **26.** Почему сеть на `Value` даёт те же градиенты, что PyTorch, но шаг SGD у неё во много раз
+# медленнее, чем у torch-близнеца с теми же весами на том же батче (раздел 6.8 части II)?
 #
 # <details><summary>Ответ</summary>
 #
-# Математика одна и та же, но `Value` создаёт объект Python на каждое скалярное действие, а PyTorch
-# делает одну операцию на целую матрицу в скомпилированном коде.
+# Математика одна и та же, но `Value` создаёт объект Python (узел графа и замыкание) на каждое
+# скалярное действие, а PyTorch делает одну операцию на целую матрицу в скомпилированном коде.
+# Вдобавок каждый объект Python учитывает сборщик мусора; поэтому при обучении на `Value` мы его
+# замораживаем (`gc.freeze()`).
 #
 # </details>
 
@@ -2830,6 +3169,9 @@ plt.show()
 import ast
 import inspect
 import textwrap
+from typing import NamedTuple
+
+from torch.overrides import TorchFunctionMode
 
 
 def run_check(title: str, check: Callable[[], None]) -> bool:
@@ -2861,10 +3203,12 @@ def nearly_equal(a: float, b: float, tol: float = 1e-9) -> bool:
 
 
 def source_names(fn: Callable) -> set[str]:
-    """Имена, атрибуты и импорты в исходном коде fn (пусто, если исходник недоступен)."""
-    tree = source_tree(fn)
-    if tree is None:
-        return set()
+    """Имена, атрибуты и импорты в исходном коде fn; AssertionError, если исходник не прочитать."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError) as error:
+        raise AssertionError(f"не удалось прочитать исходный код решения ({type(error).__name__}): "
+                             "напишите функцию через def в ячейке ноутбука") from None
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
@@ -2873,24 +3217,75 @@ def source_names(fn: Callable) -> set[str]:
             names.add(node.attr)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update(part for alias in node.names for part in alias.name.split("."))
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names.update(node.module.split("."))
+            names.update((node.module or "").split(".") if isinstance(node, ast.ImportFrom) else ())
     return names
 
 
-def source_tree(fn: Callable) -> ast.AST | None:
-    """Синтаксическое дерево исходного кода fn или None, если исходник недоступен."""
-    try:
-        return ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return None
-
-
 def forbid(fn: Callable, names: set[str]) -> None:
-    """Проверяет, что решение не пользуется запрещёнными функциями (готовыми ответами)."""
+    """Проверяет, что в исходном коде решения нет запрещённых имён (готовых ответов)."""
     used = source_names(fn) & names
     require(not used, f"в решении нельзя использовать: {', '.join(sorted(used))}")
 
+
+#: модули готового дифференцирования; torch.autograd (backward, grad) и torch.autograd.graph добавляются там,
+#: где autograd запрещён совсем
+READY_MADE_AUTOGRAD = ("torch.autograd.functional", "torch.autograd.forward_ad", "torch._functorch", "torch.func.")
+ANY_AUTOGRAD = (*READY_MADE_AUTOGRAD, "torch.autograd.graph", "torch.autograd.__init__")
+
+
+class TorchCalls(TorchFunctionMode):
+    """Внутри with записывает имя каждой вызванной функции или метода PyTorch."""
+
+    def __init__(self) -> None:
+        """Начинает с пустого списка вызовов."""
+        super().__init__()
+        self.names: list[str] = []
+
+    def __torch_function__(self, func: Callable, types: tuple, args: tuple = (), kwargs: dict | None = None) -> object:
+        """Запоминает имя func и выполняет её как обычно."""
+        self.names.append(getattr(func, "__name__", repr(func)))
+        return func(*args, **(kwargs or {}))
+
+
+class Trace(NamedTuple):
+    """Что происходило при вызове решения: результат, число вызовов Python-функций, вызовы PyTorch, модули."""
+
+    result: object
+    python_calls: int
+    torch_calls: list[str]
+    modules: set[str]
+
+
+def trace_call(fn: Callable, *args: object) -> Trace:
+    """Вызывает fn(*args), считая вызовы Python-функций (sys.setprofile) и функций PyTorch (TorchFunctionMode)."""
+    counter = {"calls": 0}
+    modules: set[str] = set()
+
+    def profiler(frame: object, event: str, arg: object) -> None:
+        """Считает вызовы и запоминает модуль каждой вызванной функции Python."""
+        if event == "call":
+            counter["calls"] += 1
+            name = frame.f_globals.get("__name__", "")
+            modules.add(f"{name}.__init__" if frame.f_code.co_filename.endswith("__init__.py") else name)
+        elif event == "c_call" and getattr(arg, "__name__", "") == "run_backward":
+            modules.add("torch.autograd.graph")  # движок autograd, вызванный напрямую
+
+    recorder, previous = TorchCalls(), sys.getprofile()
+    sys.setprofile(profiler)
+    try:
+        with recorder:
+            result = fn(*args)
+    finally:
+        intact = sys.getprofile() is profiler
+        sys.setprofile(previous)
+    require(intact, "решение не должно менять sys.setprofile")
+    return Trace(result, counter["calls"], recorder.names, modules)
+
+
+def forbid_modules(traced: Trace, prefixes: tuple[str, ...], what: str) -> None:
+    """Проверяет, что при вызове решения не работал код из модулей с такими префиксами."""
+    used = sorted(m for m in traced.modules if m.startswith(prefixes))
+    require(not used, f"{what} (решение вызывало {', '.join(used[:3])})")
 
 # %% [markdown]
 # ### Упражнение 1. Сигмоида в `Value`
@@ -2911,7 +3306,8 @@ def check_sigmoid(value_sigmoid: Callable[[Value], Value]) -> bool:
             x = Value(x0)
             out = value_sigmoid(x)
             require(isinstance(out, Value), "нужно вернуть Value")
-            require(out._prev == (x,), "сигмоида должна быть одним узлом, чей единственный вход — x")
+            require(out._prev == (x,) and topological_sort(out) == [x, out],
+                    "сигмоида должна быть одним узлом графа, чей единственный вход — x")
             out.backward()
             xt = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
             torch.sigmoid(xt).backward()
@@ -2951,6 +3347,8 @@ def check_pow(value_pow: Callable[[Value, "Value | float"], Value]) -> bool:
             a, b = Value(a0), Value(b0)
             out = value_pow(a, b)
             require(isinstance(out, Value), "нужно вернуть Value")
+            require(out._prev == (a, b) and set(topological_sort(out)) == {a, b, out},
+                    "степень должна быть одним узлом графа со входами (base, exponent)")
             out.backward()
             at, bt = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a0, b0))
             (at**bt).backward()
@@ -2959,6 +3357,7 @@ def check_pow(value_pow: Callable[[Value, "Value | float"], Value]) -> bool:
             require(nearly_equal(b.grad, bt.grad.item()), f"∂/∂b при a={a0}, b={b0}: {b.grad}, а должно быть {bt.grad.item()}")
         a = Value(1.5)
         out = value_pow(a, 2.0)
+        require(len(topological_sort(out)) == 3 and out._prev[0] is a, "показатель-число: один узел, вход base и узел-число")
         out.backward()
         require(nearly_equal(out.data, 2.25) and nearly_equal(a.grad, 3.0), "показатель-число тоже должен работать")
         a = Value(1.5)
@@ -2980,10 +3379,11 @@ exercise_results["pow"] = check_pow(value_pow)
 # ### Упражнение 3. Векторизуйте цикл
 #
 # Ниже — матрица попарных квадратов расстояний $D_{ij} = \|\mathbf{a}_i - \mathbf{b}_j\|^2$ двумя
-# циклами. Напишите `pairwise_sq_distances(A, B)` **без циклов, списковых включений и генераторов**
-# (comprehensions): через
-# broadcasting или через $\|\mathbf{a}\|^2 + \|\mathbf{b}\|^2 - 2\,\mathbf{a}^\top\mathbf{b}$
-# (`torch.cdist` не использовать).
+# циклами. Напишите `pairwise_sq_distances(A, B)` **без циклов** в каком бы то ни было виде (`for`,
+# `while`, списковые включения, `map`, рекурсия, вызов другой функции с циклом): через broadcasting
+# или через $\|\mathbf{a}\|^2 + \|\mathbf{b}\|^2 - 2\,\mathbf{a}^\top\mathbf{b}$ (`torch.cdist` не использовать).
+# Проверка поведенческая: число операций PyTorch и вызовов функций Python не должно расти с
+# размером входа.
 
 # %%
 def pairwise_sq_distances_loop(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
@@ -3007,10 +3407,16 @@ def check_pairwise(pairwise_sq_distances: Callable[[torch.Tensor, torch.Tensor],
             D = pairwise_sq_distances(A, B)
             require(isinstance(D, torch.Tensor) and D.shape == (n_a, n_b), f"нужен тензор формы {(n_a, n_b)}")
             require(torch.allclose(D, pairwise_sq_distances_loop(A, B), atol=1e-10), "значения не совпадают с циклом")
-        tree = source_tree(pairwise_sq_distances)
-        loops = (ast.For, ast.While, ast.comprehension)
-        require(tree is None or not any(isinstance(node, loops) for node in ast.walk(tree)), "в решении остался цикл")
         forbid(pairwise_sq_distances, {"cdist"})
+        traces = []
+        for n_a, n_b in ((1, 1), (6, 5), (60, 50)):  # первый вызов — разминка (ленивые импорты)
+            traces.append(trace_call(pairwise_sq_distances, torch.ones(n_a, 3), torch.zeros(n_b, 3)))
+        small, large = traces[1], traces[2]
+        to_python = {"tolist", "item", "numpy", "__iter__", "unbind", "__array__", "__float__", "cdist"}
+        require(not to_python & set(large.torch_calls), "не переводите тензоры в числа и списки Python и не берите cdist")
+        require(small.python_calls == large.python_calls and len(small.torch_calls) == len(large.torch_calls),
+                f"число операций растёт с размером входа ({len(small.torch_calls)} -> {len(large.torch_calls)} "
+                f"операций PyTorch, {small.python_calls} -> {large.python_calls} вызовов Python): в решении есть цикл")
 
     return run_check("Упражнение 3 (векторизация)", check)
 
@@ -3026,11 +3432,21 @@ exercise_results["pairwise"] = check_pairwise(pairwise_sq_distances)
 # %% [markdown]
 # ### Упражнение 4. Градиент softmax cross-entropy
 #
-# Для логитов $Z \in \mathbb{R}^{N\times C}$ и правильных классов $t_n$ средняя кросс-энтропия
+# В задаче классификации на $C$ классов модель выдаёт для объекта вектор **логитов**
+# $\mathbf{z} \in \mathbb{R}^C$ (произвольных чисел), а **softmax** превращает их в вероятности классов:
+# $\operatorname{softmax}(\mathbf{z})_c = e^{z_c} / \sum_{k=1}^{C} e^{z_k}$ (все положительны, сумма 1).
+# **Кросс-энтропия** (cross-entropy) — минус логарифм вероятности правильного класса $t$:
+# $-\log\operatorname{softmax}(\mathbf{z})_t$; она мала, когда модель уверенно права.
+#
+# Для логитов батча $Z \in \mathbb{R}^{N\times C}$ и правильных классов $t_n$ средняя кросс-энтропия
 # $L = -\frac{1}{N}\sum_n \log\operatorname{softmax}(Z_n)_{t_n}$. Выведите на бумаге
 # $\nabla_Z L = \frac{1}{N}\big(\operatorname{softmax}(Z) - \operatorname{onehot}(t)\big)$ и напишите
-# `softmax_cross_entropy_grad(Z, t)` **без autograd** (без `.backward`, `torch.autograd`, `F.cross_entropy`).
+# `softmax_cross_entropy_grad(Z, t)` **без autograd** (ни `.backward`, ни `torch.autograd`,
+# ни `torch.func`, ни `F.cross_entropy`; проверка следит за тем, какой код работает при вызове).
 # Логиты бывают большими: считайте softmax устойчиво (вычтите максимум строки или возьмите `torch.softmax`).
+#
+# **Подсказка к выводу.** Для одного объекта $-\log\operatorname{softmax}(\mathbf{z})_t = -z_t + \log\sum_k e^{z_k}$.
+# Производная первого слагаемого по $z_c$ равна $-[c = t]$, второго — $e^{z_c} / \sum_k e^{z_k}$.
 
 # %%
 def check_softmax_ce_grad(softmax_cross_entropy_grad: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
@@ -3044,11 +3460,14 @@ def check_softmax_ce_grad(softmax_cross_entropy_grad: Callable[[torch.Tensor, to
             t = torch.randint(0, n_classes, (n_rows,), generator=gen_ex)
             Zr = Z.clone().requires_grad_(True)
             nn.functional.cross_entropy(Zr, t).backward()
-            grad = softmax_cross_entropy_grad(Z, t)
+            traced = trace_call(softmax_cross_entropy_grad, Z, t)
+            forbid_modules(traced, ANY_AUTOGRAD, "в решении нельзя пользоваться autograd")
+            grad = traced.result
             require(isinstance(grad, torch.Tensor) and grad.shape == Z.shape, f"нужен тензор формы {tuple(Z.shape)}")
+            require(not grad.requires_grad, "в решении нельзя пользоваться autograd")
             require(bool(torch.isfinite(grad).all()), "в градиенте inf или nan: softmax посчитан неустойчиво")
-            require(relative_error(grad, Zr.grad) < 1e-9, f"не совпадает с autograd (отн. ошибка {relative_error(grad, Zr.grad):.1e})")
-        forbid(softmax_cross_entropy_grad, {"backward", "autograd", "cross_entropy", "nll_loss"})
+            require(relative_error(grad, Zr.grad) < 1e-12, f"не совпадает с autograd (отн. ошибка {relative_error(grad, Zr.grad):.1e})")
+        forbid(softmax_cross_entropy_grad, {"backward", "autograd", "func", "cross_entropy", "nll_loss"})
 
     return run_check("Упражнение 4 (softmax cross-entropy)", check)
 
@@ -3067,8 +3486,9 @@ exercise_results["softmax_ce"] = check_softmax_ce_grad(softmax_cross_entropy_gra
 # Напишите `jacobian(f, x)` для $f: \mathbb{R}^n \to \mathbb{R}^m$: матрицу $m\times n$ (numerator
 # layout, как в разделе 4). Reverse mode даёт за один обратный проход одну **строку** якобиана:
 # градиент $y_i$ по $\mathbf{x}$. Используйте `torch.autograd.grad` или `.backward()`, но не готовые
-# `torch.autograd.functional.jacobian` и `torch.func`. Сам `x` не меняйте (не включайте у него
-# `requires_grad`): работайте с копией.
+# `torch.autograd.functional`, `torch.func` и forward mode (`torch.autograd.forward_ad`). Чтобы пройти
+# один и тот же граф $m$ раз, нужен `retain_graph=True` (раздел 1.6 части I). Сам `x` не меняйте
+# (не включайте у него `requires_grad`): работайте с копией.
 
 # %%
 def check_jacobian_rows(jacobian: Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor], torch.Tensor]) -> bool:
@@ -3086,13 +3506,14 @@ def check_jacobian_rows(jacobian: Callable[[Callable[[torch.Tensor], torch.Tenso
         for f, size in zip(functions, (3, 3, 2), strict=True):
             x = torch.randn(size, dtype=torch.float64, generator=gen_ex)
             x_before = x.clone()
-            J = jacobian(f, x)
-            expected = torch.autograd.functional.jacobian(f, x)
+            traced = trace_call(jacobian, f, x)
+            forbid_modules(traced, READY_MADE_AUTOGRAD, "готовые якобианы и torch.func использовать нельзя")
+            J, expected = traced.result, torch.autograd.functional.jacobian(f, x)
             require(isinstance(J, torch.Tensor) and J.shape == expected.shape,
                     f"нужна форма (m, n) = {tuple(expected.shape)}")
             require(relative_error(J.detach(), expected) < 1e-12, "значения не совпадают с якобианом")
             require(torch.equal(x, x_before) and not x.requires_grad, "функция не должна менять x")
-        forbid(jacobian, {"jacobian", "jacrev", "jacfwd", "vmap", "hessian", "jvp", "vjp"})
+        forbid(jacobian, {"functional", "func", "forward_ad", "jacrev", "jacfwd", "vmap", "hessian", "jvp", "vjp"})
 
     return run_check("Упражнение 5 (якобиан)", check)
 
@@ -3126,13 +3547,15 @@ def check_linear_backward(
             b = torch.randn(d_out, dtype=torch.float64, generator=gen_ex, requires_grad=True)
             G = torch.randn(n_rows, d_out, dtype=torch.float64, generator=gen_ex)
             ((X @ W + b) * G).sum().backward()  # тогда ∇_Y L = G
-            result = linear_backward(X.detach(), W.detach(), b.detach(), G)
+            traced = trace_call(linear_backward, X.detach(), W.detach(), b.detach(), G)
+            forbid_modules(traced, ANY_AUTOGRAD, "в решении нельзя пользоваться autograd")
+            result = traced.result
             require(isinstance(result, tuple) and len(result) == 3, "нужно вернуть тройку (dX, dW, db)")
             for name, got, param in zip(("dX", "dW", "db"), result, (X, W, b), strict=True):
-                require(isinstance(got, torch.Tensor) and got.shape == param.shape,
-                        f"{name}: нужна форма {tuple(param.shape)}")
+                require(isinstance(got, torch.Tensor) and got.shape == param.shape and not got.requires_grad,
+                        f"{name}: нужен тензор формы {tuple(param.shape)}, посчитанный без autograd")
                 require(relative_error(got, param.grad) < 1e-12, f"{name}: значения неверны")
-        forbid(linear_backward, {"backward", "autograd"})
+        forbid(linear_backward, {"backward", "autograd", "func"})
 
     return run_check("Упражнение 6 (линейный слой)", check)
 
@@ -3154,3 +3577,29 @@ print(f"пройдено упражнений: {sum(exercise_results.values())} 
 # %% [markdown]
 # Эталонные решения лежат в `seminars/solutions/exercises.py` — загляните туда, когда ваши проверки
 # станут зелёными (или если совсем застряли).
+
+# %% [markdown]
+# # Связанные домашние задания
+#
+# Задания лежат в папке `homeworks/` репозитория (условие — в `README.md` каждой папки), каждое
+# стоит 1 балл и проверяется автоматически:
+#
+# * [`mlp`](../homeworks/mlp/README.md) — линейный слой со своим обратным проходом (формулы
+#   раздела 4.4 части II), MLP из таких слоёв и цикл обучения без `torch.optim` на рукописных
+#   цифрах;
+# * [`weight-init`](../homeworks/weight-init/README.md) — функции инициализации весов из
+#   `torch.nn.init`, написанные с нуля, и эксперименты: как масштаб весов влияет на сигнал в
+#   глубокой сети;
+# * [`activations`](../homeworks/activations/README.md) — восемь функций активации (ReLU, Sigmoid,
+#   GELU, …) с прямым и обратным проходом, написанными вручную, как методы `Value` в разделе 6.
+
+# %% [markdown]
+# # Дополнительные материалы
+#
+# * [Документация PyTorch](https://pytorch.org/docs/stable/index.html) и
+#   [учебные материалы PyTorch](https://pytorch.org/tutorials/) (tutorials).
+# * [Backpropagation calculus](https://www.youtube.com/watch?v=tIeHLnjs5U8) — видео 3Blue1Brown о
+#   цепном правиле в обратном распространении ошибки.
+# * [micrograd](https://github.com/karpathy/micrograd) — крошечный autograd Андрея Карпатого; наш
+#   `Value` устроен в том же стиле.
+# * Матричное дифференцирование — ресурсы из раздела 4.5 части II.
