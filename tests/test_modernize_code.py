@@ -42,16 +42,19 @@ def run(*sources: str, imports: str = IMPORTS) -> tuple[list[str], modernize_cod
 # Each rule on its own snippet, between an IPython magic and a shell line:
 # (rule, legacy snippet, modern snippet).
 REWRITES = [
-    ("variable", "x = Variable(t)", "x = t"),
+    ("variable", "x = Variable(t)", "x = t.detach()"),
+    ("variable", "x = Variable(torch.randn(3))", "x = torch.randn(3)"),
     ("variable", "w = Variable(torch.zeros(3), requires_grad=True)", "w = torch.zeros(3).requires_grad_()"),
-    ("variable", "y = Variable(a + b).sum()", "y = (a + b).sum()"),
-    ("variable", "w = Variable(a * 2, requires_grad=True)", "w = (a * 2).requires_grad_()"),
-    ("variable", "w = Variable(t, requires_grad=flag)", "w = t.requires_grad_(flag)"),
-    ("variable", "w = Variable(t, requires_grad=False)", "w = t"),
-    ("data-index-item", "value = loss.data[0]", "value = loss.item()"),
+    ("variable", "y = Variable(a + b).sum()", "y = (a + b).detach().sum()"),
+    ("variable", "w = Variable(a * 2, requires_grad=True)", "w = (a * 2).detach().requires_grad_()"),
+    ("variable", "w = Variable(t, requires_grad=True)", "w = t.detach().requires_grad_()"),
+    ("variable", "w = Variable(t, requires_grad=flag)", "w = t.detach().requires_grad_(flag)"),
+    ("variable", "w = Variable(t, requires_grad=False)", "w = t.detach()"),
+    ("variable", "w = Variable(torch.ones(2, requires_grad=True))", "w = torch.ones(2, requires_grad=True).detach()"),
+    ("data-index-item", "value = F.mse_loss(y, t).data[0]", "value = F.mse_loss(y, t).item()"),
     ("data-index-item", "total += model(x).sum().data[0]", "total += model(x).sum().item()"),
     ("volatile", "xv = Variable(x, volatile=True)\nout = model(xv)\nprint(out.sum())\nprint(1)",
-     "with torch.no_grad():\n    xv = x\n    out = model(xv)\n    print(out.sum())\nprint(1)"),
+     "with torch.no_grad():\n    xv = x.detach()\n    out = model(xv)\n    print(out.sum())\nprint(1)"),
     ("legacy-constructor", "t = torch.FloatTensor([1, 2])", "t = torch.tensor([1, 2], dtype=torch.float32)"),
     ("legacy-constructor", "t = torch.LongTensor(2, 3)", "t = torch.empty(2, 3, dtype=torch.int64)"),
     ("legacy-constructor", "t = torch.ByteTensor(x.size())", "t = torch.empty(x.size(), dtype=torch.uint8)"),
@@ -79,23 +82,23 @@ def test_each_rewrite_on_its_own_snippet_keeps_magic_and_shell_lines(rule: str, 
 def test_magics_inside_blocks_survive_and_move_with_their_block() -> None:
     before = "for i in range(2):\n    !echo {i}\n    v = Variable(x, volatile=True)\n    %time y = model(v)\n"
     sources, report = run(before)
-    assert sources[1] == "for i in range(2):\n    !echo {i}\n    with torch.no_grad():\n        v = x\n        %time y = model(v)\n"
+    assert sources[1] == "for i in range(2):\n    !echo {i}\n    with torch.no_grad():\n        v = x.detach()\n        %time y = model(v)\n"
     assert [change.rule for change in report.changes if change.cell == 3] == ["volatile"]
 
 
 def test_python_cell_magics_are_modernized_below_the_magic_line_and_others_left_alone() -> None:
-    sources, _ = run("%%time\nloss_value = loss.data[0]\n", "%%bash\necho 'F.sigmoid(x).data[0]'\n", "files = !ls\nx = Variable(t)\n")
-    assert sources[1:] == ["%%time\nloss_value = loss.item()\n", "%%bash\necho 'F.sigmoid(x).data[0]'\n", "files = !ls\nx = t\n"]
+    sources, _ = run("%%time\nloss_value = loss.sum().data[0]\n", "%%bash\necho 'F.sigmoid(x).data[0]'\n", "files = !ls\nx = Variable(t)\n")
+    assert sources[1:] == ["%%time\nloss_value = loss.sum().item()\n", "%%bash\necho 'F.sigmoid(x).data[0]'\n", "files = !ls\nx = t.detach()\n"]
 
 
 def test_volatile_group_stops_at_the_first_statement_that_does_not_use_it() -> None:
     sources, _ = run("xv = Variable(x, volatile=True)\nscores = model(xv)\nloss = criterion(model(x), y)\nloss.backward()\n")
-    assert sources[1] == "with torch.no_grad():\n    xv = x\n    scores = model(xv)\nloss = criterion(model(x), y)\nloss.backward()\n"
+    assert sources[1] == "with torch.no_grad():\n    xv = x.detach()\n    scores = model(xv)\nloss = criterion(model(x), y)\nloss.backward()\n"
 
 
 def test_volatile_inside_an_if_header_wraps_the_whole_statement() -> None:
     sources, _ = run("if cond:\n    print(model(Variable(x, volatile=True)).size())\n")
-    assert sources[1] == "if cond:\n    with torch.no_grad():\n        print(model(x).size())\n"
+    assert sources[1] == "if cond:\n    with torch.no_grad():\n        print(model(x.detach()).size())\n"
 
 
 @pytest.mark.parametrize(
@@ -126,7 +129,7 @@ def test_names_are_resolved_through_the_imports_of_any_cell() -> None:
     sources, _ = run("x = V(t)\ny = fn.tanh(x)\nz = th.FloatTensor([1])\n",
                      imports="import torch as th\nfrom torch.nn import functional as fn\nfrom torch.autograd import Variable as V\n")
     assert sources[0] == "import torch as th\nfrom torch.nn import functional as fn\n"
-    assert sources[1] == "x = t\ny = th.tanh(x)\nz = th.tensor([1], dtype=th.float32)\n"
+    assert sources[1] == "x = t.detach()\ny = th.tanh(x)\nz = th.tensor([1], dtype=th.float32)\n"
 
 
 def test_a_notebook_that_defines_its_own_variable_is_left_alone() -> None:
@@ -152,9 +155,9 @@ def test_partial_and_commented_variable_imports() -> None:
 
 def test_an_unparsable_cell_is_left_as_is_and_reported_while_others_are_modernized() -> None:
     broken = "def broken(:\n    x = Variable(t)\n"
-    sources, report = run(broken, "y = loss.data[0]\n")
+    sources, report = run(broken, "y = loss.sum().data[0]\n")
     assert sources[1] == broken
-    assert sources[2] == "y = loss.item()\n"
+    assert sources[2] == "y = loss.sum().item()\n"
     assert any(note.startswith("cell 3: left unchanged: cannot parse") for note in report.notes)
 
 
@@ -311,5 +314,5 @@ def test_odd_cells_survive_byte_for_byte() -> None:
 
 
 def test_line_endings_and_cell_magic_arguments_are_kept() -> None:
-    sources, _ = run("x = 1\r\ny = loss.data[0]\r\n", "\n\n%%timeit -n 1 a = 1\nb = a.data[0]\n\n")
-    assert sources[1:] == ["x = 1\r\ny = loss.item()\r\n", "\n\n%%timeit -n 1 a = 1\nb = a.item()\n\n"]
+    sources, _ = run("x = 1\r\ny = x.sum().data[0]\r\n", "\n\n%%timeit -n 1 a = 1\nb = a.mean().data[0]\n\n")
+    assert sources[1:] == ["x = 1\r\ny = x.sum().item()\r\n", "\n\n%%timeit -n 1 a = 1\nb = a.mean().item()\n\n"]
