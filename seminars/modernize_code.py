@@ -79,6 +79,7 @@ from nbio import (  # noqa: E402
     EXIT_CHECK_FAILED,
     EXIT_OK,
     NotebookError,
+    check_field_types,
     parse_notebook,
     read_text,
     run_cli,
@@ -1082,6 +1083,33 @@ def _printf_operand_is_safe(expression: str) -> bool:
     return False
 
 
+def _cell_edits(edits: list[dict], diagnostic: dict, text: str, texts: list[str]) -> list[tuple[int, int, str]] | None:
+    """Return a fix's edits as offsets into the diagnostic's cell, or None when that is not safe.
+
+    Ruff reports a notebook fix's edits in cell-relative rows without saying which cell an
+    edit belongs to. Edits on the diagnostic's own rows belong to its cell. An edit elsewhere
+    (ruff re-inserting ``import numpy as np`` next to a renamed ``np.NaN``) is dropped when it
+    changes nothing in some cell (the import is already there); otherwise the whole fix is
+    refused, so a fix can never land in the wrong cell.
+    """
+    first, last = int(diagnostic["location"]["row"]), int(diagnostic["end_location"]["row"])
+    starts = _line_starts(text)
+    result = []
+    for edit in edits:
+        if first <= int(edit["location"]["row"]) <= int(edit["end_location"]["row"]) <= last:
+            result.append((_offset(starts, edit["location"]), _offset(starts, edit["end_location"]), edit["content"]))
+            continue
+        no_op = False
+        for other in texts:
+            other_starts = _line_starts(other)
+            if int(edit["end_location"]["row"]) <= len(other_starts):
+                span = other[_offset(other_starts, edit["location"]):_offset(other_starts, edit["end_location"])]
+                no_op = no_op or span == edit["content"]
+        if not no_op:
+            return None
+    return result
+
+
 def ruff_upgrade(sources: dict[int, str], path: str, report: Report) -> dict[int, str]:
     """Apply the safe fixes of :data:`RUFF_RULES` to code cells (cell number -> text); return the new texts.
 
@@ -1133,7 +1161,13 @@ def ruff_upgrade(sources: dict[int, str], path: str, report: Report) -> dict[int
                     if note not in report.notes:
                         report.notes.append(note)
                     continue
-            edits = [(_offset(starts, e["location"]), _offset(starts, e["end_location"]), e["content"]) for e in fix["edits"]]
+            edits = _cell_edits(fix["edits"], diagnostic, text, [current[n] for n in order])
+            if edits is None:
+                note = (f"cell {number}, line {diagnostic['location']['row']}: note: {diagnostic.get('code')} left: "
+                        "its fix also edits another place (an import); apply it by hand")
+                if note not in report.notes:
+                    report.notes.append(note)
+                continue
             taken = chosen.setdefault(number, [])
             if any(start < end2 and start2 < end for start, end, _ in edits for start2, end2, _ in taken):
                 continue  # overlaps a fix already chosen in this round; the next round sees it again
@@ -1276,7 +1310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = read_text(args.notebook)
     # Clean and validate the input before anything is printed: an error names the input, never
     # the output it would have been written to.
-    nb = clean_input(parse_notebook(text, args.notebook), args.notebook, from_v3=source_major_version(text) == 3)
+    nb = check_field_types(parse_notebook(text, args.notebook), args.notebook)
+    nb = clean_input(nb, args.notebook, from_v3=source_major_version(text) == 3)
     new, report = modernize(nb, str(args.notebook))
     shown = str(args.notebook)
     for change in report.changes:
