@@ -316,3 +316,63 @@ def test_odd_cells_survive_byte_for_byte() -> None:
 def test_line_endings_and_cell_magic_arguments_are_kept() -> None:
     sources, _ = run("x = 1\r\ny = x.sum().data[0]\r\n", "\n\n%%timeit -n 1 a = 1\nb = a.mean().data[0]\n\n")
     assert sources[1:] == ["x = 1\r\ny = x.sum().item()\r\n", "\n\n%%timeit -n 1 a = 1\nb = a.mean().item()\n\n"]
+
+
+@pytest.mark.parametrize("user", [
+    "%time y = Variable(t)\n",
+    "%timeit -n 1 Variable(t)\n",
+    "%%timeit\nz = 1\n%time y = Variable(t)\n",
+    "!echo $Variable\n",
+    "!echo {Variable}\n",
+    "%%bash\necho Variable\n",
+    "def broken(:\n    Variable(t)\n",  # a cell the tool cannot parse is left as is, and still uses the name
+])
+def test_an_import_still_used_where_the_rewrites_cannot_see_stays(user: str) -> None:
+    sources, report = run("x = Variable(t)\n", user)
+    assert sources[0] == IMPORTS
+    assert sources[1] == "x = t.detach()\n" and sources[2] == user
+    assert "unused-import" not in {change.rule for change in report.changes}
+
+
+def test_data_index_of_a_tensor_that_may_have_many_elements_is_left_with_a_note() -> None:
+    before = "w = model.weight\nrow = w.data[0]\nloss = criterion(out, y)\nvalue = loss.data[0]\n"
+    sources, report = run(before)
+    assert sources[1] == before
+    assert sum("nothing shows that" in note for note in report.notes) == 2
+    # evidence of one element: a reduction, a loss, .backward(), a one-element constructor
+    sources, _ = run("loss = criterion(out, y)\nloss.backward()\nvalue = loss.data[0]\n"
+                     "a = Variable(torch.Tensor([2.0]), requires_grad=True)\nb = (a * 3 + 1).data[0]\n"
+                     "def step(x):\n    s = x.pow(2).sum()\n    return s.data[0], a.grad.data[0]\n")
+    assert sources[1] == ("loss = criterion(out, y)\nloss.backward()\nvalue = loss.item()\n"
+                          "a = torch.tensor([2.0], dtype=torch.get_default_dtype()).requires_grad_()\nb = (a * 3 + 1).item()\n"
+                          "def step(x):\n    s = x.pow(2).sum()\n    return s.item(), a.grad.item()\n")
+
+
+def test_a_42_notebook_with_cell_ids_is_cleaned_to_45(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = notebook([code("b = Variable(t)", id="b1"), code("c = 1", id="b1")], minor=2)
+    path = write_json(tmp_path / "v42.ipynb", data)
+    out = tmp_path / "m.ipynb"
+    assert call_main(main, path, "-o", out) == 0, capsys.readouterr().err
+    result = nbformat.reads(out.read_text(encoding="utf-8"), as_version=4)
+    nbformat.validate(result)
+    assert result.nbformat_minor == 5 and result.cells[0].id == "b1" and len({c.id for c in result.cells}) == 2
+
+
+@pytest.mark.parametrize("broken", ["unknown-cell-key", "kernelspec-string"])
+def test_a_schema_invalid_input_is_refused_naming_it_before_any_output(
+    broken: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = notebook([code("x = Variable(t)\ny = loss.sum().data[0]")], minor=5)
+    if broken == "unknown-cell-key":
+        data["cells"][0]["colour"] = "red"
+    else:
+        data["metadata"]["kernelspec"] = "python3"
+    path = write_json(tmp_path / "in.ipynb", data)
+    out = tmp_path / "out.ipynb"
+    before = path.read_bytes()
+    assert call_main(main, path, "-o", out) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no change is announced for a file that will not be written
+    assert_one_line_error(captured.err, path)
+    assert str(out) not in captured.err
+    assert path.read_bytes() == before and not out.exists()
