@@ -21,8 +21,8 @@ nothing written) rather than guess:
   line is inside it);
 * a released ``.py`` file or notebook code cell that no longer compiles;
 * finally, before anything is written, the release is **checked against the sources**: no
-  non-trivial line of any solution region may appear in any released file (unless that file
-  shows the same line outside its regions anyway), and no released file may hold a marker.
+  non-trivial line of any solution region may appear in any released file (unless the same
+  line is public code outside every region), and no released file may hold a marker.
   The released folder is then written next to its destination and swapped in atomically.
 """
 
@@ -180,7 +180,7 @@ def find_markers(text: str, mode: str) -> list[_Marker]:
 class _Stripped:
     text: str
     solution: list[str] = field(default_factory=list)  # stripped lines inside regions (markers excluded)
-    public: list[str] = field(default_factory=list)  # stripped lines outside regions
+    public: list[str] = field(default_factory=list)  # stripped code lines outside regions (prose: none)
 
 
 def _strip(text: str, path: str | Path, mode: str, line_offset: int = 0) -> _Stripped:
@@ -292,7 +292,7 @@ def _strip_notebook(text: str, path: str | Path) -> _Stripped:
     if not isinstance(cells, list):
         raise HomeworkError(path, "not a Jupyter notebook (no 'cells' list)")
     result = _Stripped(text)
-    public: set[str] = {line.strip() for string in _notebook_strings(data.get("metadata", {})) for line in _lines(string)}
+    public: set[str] = set()
     changed = False
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict):
@@ -307,18 +307,12 @@ def _strip_notebook(text: str, path: str | Path) -> _Stripped:
             for marker in find_markers(joined, "text"):
                 what = f"holds '{marker.text}'" if marker.exact else f"holds {marker.text!r}, which looks like a solution marker"
                 raise HomeworkError(f"{where}:{marker.line}", f"not a code cell but {what}; refusing to release")
-            public.update(line.strip() for string in _notebook_strings(cell) for line in _lines(string))
             continue
         stripped = _strip(joined, where, "cell")
         result.solution.extend(stripped.solution)
-        if stripped.text == joined:
-            public.update(line.strip() for string in _notebook_strings(cell) for line in _lines(string))
-            continue
-        # A cell with a region: its public lines are those outside the regions; its outputs
-        # (which could show the solution) are not released.
         public.update(stripped.public)
-        rest = {key: value for key, value in cell.items() if key not in ("source", "outputs")}
-        public.update(line.strip() for string in _notebook_strings(rest) for line in _lines(string))
+        if stripped.text == joined:
+            continue
         if (error := _compiles_as_cell(stripped.text)) is not None:
             raise HomeworkError(where, f"the released cell does not compile: {error}; put the markers where "
                                        f"'{REPLACEMENT}' is a valid statement")
@@ -351,7 +345,9 @@ def _strip_file(text: str, path: str | Path) -> _Stripped:
     if suffix == ".ipynb":
         return _strip_notebook(text, path)
     result = _strip(text, path, "python" if suffix == ".py" else "text")
-    if suffix == ".py":
+    if suffix != ".py":
+        result.public = []  # prose never makes a line public
+    else:
         try:
             compile(result.text, str(path), "exec", dont_inherit=True)
         except SyntaxError as exc:
@@ -398,17 +394,19 @@ def _is_trivial(line: str) -> bool:
     return len(line) < TRIVIAL_LINE_CHARS or not re.search(r"[A-Za-z0-9А-Яа-яЁё]", line)
 
 
-def _check_no_leak(release: Release, solution: set[str], public: dict[str, set[str]], sources: dict[str, Path]) -> None:
+def _check_no_leak(release: Release, solution: set[str], public_code: set[str], sources: dict[str, Path]) -> None:
     """Refuse a release in which a solution line or a marker survives: the proof before writing.
 
-    Every released file is compared with every solution line of every file. A line may stay
-    when it is trivial (:func:`_is_trivial`) or when the same file shows it outside its
-    regions anyway (public code the student gets regardless). A released file must also hold
+    Every released file (code, notebooks, prose, binary) is compared with every solution line
+    of every file. A line may stay only when it is trivial (:func:`_is_trivial`) or when it is
+    also public code: a line of a ``.py`` file or notebook code cell outside every region,
+    which the student gets regardless (``with torch.no_grad():``). Prose never makes a line
+    public, so a README that quotes a solution line is refused. A released file must also hold
     no marker at all (markers in strings and docstrings are text, not markers).
     """
     for relative, data in release.files.items():
         path = sources[relative]
-        secret = {line for line in solution - public.get(relative, set()) if not _is_trivial(line)}
+        secret = {line for line in solution - public_code if not _is_trivial(line)}
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -442,7 +440,7 @@ def plan_release(homework: Homework) -> Release:
     files: dict[str, bytes] = {}
     sources: dict[str, Path] = {}
     solution: set[str] = set()
-    public: dict[str, set[str]] = {}
+    public_code: set[str] = set()
     for entry in homework.files:
         source = homework.directory / entry
         try:
@@ -456,11 +454,11 @@ def plan_release(homework: Homework) -> Release:
             continue
         stripped = _strip_file(text, source)
         solution.update(stripped.solution)
-        public[entry] = set(stripped.public)
+        public_code.update(stripped.public)
         bom = BOM if raw.startswith(BOM.encode()) and not entry.endswith(".ipynb") else ""
         files[entry] = (bom + stripped.text).encode("utf-8")
     release = Release(homework.name, files)
-    _check_no_leak(release, solution, public, sources)
+    _check_no_leak(release, solution, public_code, sources)
     return release
 
 
