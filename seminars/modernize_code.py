@@ -17,7 +17,9 @@ data-index-item     ``<expr>.data[0]`` -> ``<expr>.item()`` where ``<expr>`` evi
                     element (a full reduction, a loss, a one-element constructor, a name that
                     gets ``.backward()``, ...); otherwise left with a note (``.item()`` would fail
                     on the first row of a bigger tensor); never where it is assigned to
-legacy-constructor  ``torch.FloatTensor(data)`` -> ``torch.tensor(data, dtype=torch.float32)``;
+legacy-constructor  ``torch.FloatTensor([1, 2])`` -> ``torch.tensor([1, 2], dtype=torch.float32)``;
+                    ``torch.FloatTensor(x)`` -> ``torch.as_tensor(x, dtype=torch.float32)`` (shares
+                    memory with a tensor/array of that dtype, as the legacy constructor does);
                     ``torch.FloatTensor(2, 3)`` -> ``torch.empty(2, 3, dtype=torch.float32)``;
                     every ``torch.<Type>Tensor``, ``torch.cuda.<Type>Tensor`` (``device="cuda"``)
                     and ``torch.Tensor(...)`` (default dtype)
@@ -129,6 +131,8 @@ FUNCTIONAL_LOSSES = frozenset({"cross_entropy", "nll_loss", "binary_cross_entrop
 FUNCTIONAL_RENAMES = {"torch.nn.functional.sigmoid": "sigmoid", "torch.nn.functional.tanh": "tanh"}
 #: Builtins and methods whose result is never a tuple: a safe right operand for UP031.
 SCALAR_CALLS = frozenset({"float", "int", "str", "len", "round", "abs", "item"})
+#: The rules this module's libcst and token rewrites report (see the table above).
+LIBCST_RULES = ("variable", "volatile", "data-index-item", "legacy-constructor", "functional", "async-kwarg", "unused-import")
 #: Ruff rules whose safe fixes are applied: legacy idioms that warn, fail or are removed on a
 #: modern Python/NumPy (pyupgrade UP*, ``raise NotImplemented`` F901, invalid escape sequences
 #: W605, removed NumPy aliases NPY001/NPY201) and bugbear's constant ``getattr``/``setattr``
@@ -446,6 +450,30 @@ def _is_size_arg(arg: cst.Arg, names: NameTable) -> bool:
             return True
         return names.qualname(func) == "torch.Size"
     return False
+
+
+def _is_literal_data(node: cst.BaseExpression) -> bool:
+    """Return True for data written out in the code (a list/tuple display or comprehension): nothing else can alias it."""
+    return isinstance(node, (cst.List, cst.Tuple, cst.ListComp))
+
+
+def _is_fresh_tensor(call: cst.BaseExpression, names: NameTable) -> bool:
+    """Return True when ``call`` makes a new tensor that nothing else refers to and that does not require grad.
+
+    A legacy typed constructor is fresh only for sizes or literal data: given a tensor or an
+    array of its dtype it shares memory (and its modern form, ``torch.as_tensor``, may return
+    that very tensor).
+    """
+    if not isinstance(call, cst.Call) or _keyword(call, "requires_grad") is not None:
+        return False
+    qualified = names.qualname(call.func) or ""
+    if qualified not in FRESH_TENSOR_FUNCTIONS:
+        return False
+    type_name = qualified.rpartition(".")[2]
+    if type_name in LEGACY_TENSOR_DTYPES or qualified == "torch.Tensor":
+        positional = [arg for arg in call.args if arg.keyword is None]
+        return len(positional) != 1 or _is_size_arg(positional[0], names) or _is_literal_data(positional[0].value)
+    return True
 
 
 def _bound_names(statement: cst.CSTNode) -> set[str]:
@@ -798,9 +826,7 @@ class LegacyRewriter(cst.CSTTransformer):
         # without .detach(), requires_grad_() would mark x, and a later in-place update of x
         # would fail. A freshly made tensor that nothing else refers to needs no .detach().
         original_data = next(arg.value for arg in original.args if arg.keyword is None)
-        fresh = (isinstance(original_data, cst.Call) and self.names.qualname(original_data.func) in FRESH_TENSOR_FUNCTIONS
-                 and _keyword(original_data, "requires_grad") is None)
-        if not fresh:
+        if not _is_fresh_tensor(original_data, self.names):
             data = cst.Call(func=cst.Attribute(value=_parenthesize(data), attr=cst.Name("detach")))
         if requires_grad is None or _bool_literal(requires_grad) is False:
             result = self._fit(original, data)
@@ -833,8 +859,11 @@ class LegacyRewriter(cst.CSTTransformer):
             func = "empty"
             dtype_expr = f"{torch}.{dtype}" if dtype else None
         else:
+            # The legacy constructor shares memory with a tensor or NumPy array of its dtype (and
+            # copies otherwise), as torch.as_tensor does; torch.tensor always copies, which is
+            # the same only for data written out in the code.
             args = [positional[0].with_changes(comma=cst.MaybeSentinel.DEFAULT)]
-            func = "tensor"
+            func = "tensor" if _is_literal_data(positional[0].value) else "as_tensor"
             dtype_expr = f"{torch}.{dtype}" if dtype else f"{torch}.get_default_dtype()"
         if dtype_expr:
             args.append(_kwarg("dtype", cst.parse_expression(dtype_expr)))

@@ -69,6 +69,14 @@ REWRITES = [
     ("UP031 (ruff)", "print('loss %.3f, acc %.2f' % (loss, acc))", "print(f'loss {loss:.3f}, acc {acc:.2f}')"),
     ("UP032 (ruff)", "print('a = {}'.format(a))", "print(f'a = {a}')"),
     ("UP004 (ruff)", "class Net(object):\n    pass", "class Net:\n    pass"),
+    ("legacy-constructor", "t = torch.FloatTensor(x)", "t = torch.as_tensor(x, dtype=torch.float32)"),
+    ("variable", "v = Variable(torch.FloatTensor(x))", "v = torch.as_tensor(x, dtype=torch.float32).detach()"),
+    ("F901 (ruff)", "def f():\n    raise NotImplemented", "def f():\n    raise NotImplementedError"),
+    ("W605 (ruff)", "pattern = '\\d+'", "pattern = r'\\d+'"),
+    ("NPY001 (ruff)", "import numpy as np\nx = np.float(1)", "import numpy as np\nx = float(1)"),
+    ("NPY201 (ruff)", "import numpy as np\nx = np.NaN", "import numpy as np\nx = np.nan"),
+    ("B009 (ruff)", "n = getattr(x, 'shape')", "n = x.shape"),
+    ("B010 (ruff)", "setattr(x, 'name', 1)", "x.name = 1"),
 ]
 
 
@@ -76,7 +84,9 @@ REWRITES = [
 def test_each_rewrite_on_its_own_snippet_keeps_magic_and_shell_lines(rule: str, before: str, after: str) -> None:
     sources, report = run(MAGIC + before + SHELL)
     assert sources[1] == MAGIC + after + SHELL
-    assert any(change.rule == rule and change.cell == 3 and change.line == 2 for change in report.changes), report.changes
+    old_lines, new_lines = before.splitlines(), after.splitlines()
+    line = 2 + next((i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=False)) if a != b), 0)  # +1: the magic line
+    assert any(change.rule == rule and change.cell == 3 and change.line == line for change in report.changes), report.changes
 
 
 def test_magics_inside_blocks_survive_and_move_with_their_block() -> None:
@@ -376,3 +386,14 @@ def test_a_schema_invalid_input_is_refused_naming_it_before_any_output(
     assert_one_line_error(captured.err, path)
     assert str(out) not in captured.err
     assert path.read_bytes() == before and not out.exists()
+
+
+def test_the_readme_table_lists_exactly_the_rules_the_tool_applies() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("Правила `modernize_code.py`", 1)[1].split("\n\n", 2)[1]
+    listed = {name for row in table.splitlines() if row.startswith("| `")
+              for name in re.findall(r"`([^`]+)`", row.split("|")[1])}
+    ruff = {f"{'UPxxx' if code == 'UP' else code} (ruff)" for code in modernize_code.RUFF_RULES}
+    assert listed == set(modernize_code.LIBCST_RULES) | ruff
+    rules_seen = {rule for rule, _, _ in REWRITES} | {"unused-import"}
+    assert {rule if not rule.startswith("UP") else "UPxxx (ruff)" for rule in rules_seen} == listed

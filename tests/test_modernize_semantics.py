@@ -98,6 +98,14 @@ CASES = {
          "d = torch.ByteTensor([1, 0])\ne = torch.DoubleTensor(torch.Size([2])).fill_(0.5)\nf = torch.Tensor([1, 2])\n",),
         ("a", "b", "c", "d", "e", "f"),
     ),
+    # A legacy constructor shares memory with a tensor or array of its dtype; the rewrite must too.
+    "legacy-constructor-shares-memory": Case(
+        "legacy-constructor",
+        ("n = np.zeros(3, dtype=np.float32)\nt = torch.zeros(2)\na = torch.FloatTensor(n)\nb = torch.FloatTensor(t)\n"
+         "c = torch.FloatTensor(np.arange(3.0))\n", "a.add_(1)\nt.add_(2)\nv = Variable(torch.FloatTensor(t), requires_grad=True)\n"
+         "t.mul_(3)\nn_after = n.tolist()\n"),
+        ("a", "b", "c", "n_after", "t", "v"),
+    ),
     "functional-sigmoid-tanh": Case(
         "functional",
         ("z = torch.linspace(-2, 2, 5)\ns, t = F.sigmoid(z), F.tanh(z)\nact = F.sigmoid\nu = act(z)\n",),
