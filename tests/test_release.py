@@ -201,3 +201,17 @@ def test_bom_and_crlf_sources_release_like_plain_ones(tmp_path: Path) -> None:
     result = release(root, out)
     assert result.returncode == 0, result.stderr
     assert (out / "hw" / "hw.py").read_bytes() == b"\xef\xbb\xbf" + b"def tanh(x):\r\n    raise NotImplementedError\r\n"
+
+
+@pytest.mark.parametrize("fault", ["kernelspec-is-a-string", "unknown-cell-key", "cell-is-a-list"])
+def test_a_notebook_with_malformed_fields_is_refused_with_one_line(fault: str, tmp_path: Path) -> None:
+    data = json.loads(notebook_with("def f(x):\n    ### BEGIN SOLUTION\n    return x * 2\n    ### END SOLUTION\n"))
+    if fault == "kernelspec-is-a-string":
+        data["metadata"]["kernelspec"] = "python3"
+    elif fault == "unknown-cell-key":
+        data["cells"][1]["colour"] = "red"
+    else:
+        data["cells"][1] = ["not", "a", "cell"]
+    root = homework(tmp_path / "hws", {"hw.py": GOOD, "work.ipynb": json.dumps(data)})
+    out = tmp_path / "out"
+    assert_refused(release(root, out), out, "work.ipynb")

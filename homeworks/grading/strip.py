@@ -323,9 +323,26 @@ def _strip_notebook(text: str, path: str | Path) -> _Stripped:
             cell["execution_count"] = None
         changed = True
     result.public = sorted(public)
+    _validate_notebook(data, path)
     if changed:
         result.text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     return result
+
+
+def _validate_notebook(data: dict, path: str | Path) -> None:
+    """Refuse to release a notebook that the nbformat schema rejects (Jupyter could not open it)."""
+    import copy
+
+    import nbformat
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nbformat.validate(nbformat.from_dict(copy.deepcopy(data)))
+    except nbformat.ValidationError as exc:
+        raise HomeworkError(path, f"not a valid notebook: {exc.message}") from None
+    except Exception as exc:  # nbformat fails in assorted ways on wrongly typed fields
+        raise HomeworkError(path, f"not a valid notebook: {type(exc).__name__}: {exc}") from None
 
 
 def strip_notebook_text(text: str, path: str | Path) -> str:
