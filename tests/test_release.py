@@ -215,3 +215,20 @@ def test_a_notebook_with_malformed_fields_is_refused_with_one_line(fault: str, t
     root = homework(tmp_path / "hws", {"hw.py": GOOD, "work.ipynb": json.dumps(data)})
     out = tmp_path / "out"
     assert_refused(release(root, out), out, "work.ipynb")
+
+
+@pytest.mark.parametrize("cell", [
+    "%time y = 2  # BEGIN SOLUTION\n",  # a marker-like comment on a magic line
+    "%%time\ndef f(x):\n    # BEGIN SOLUTION\n    return x * 2\n    # END SOLUTION\n",  # a cell magic: read line by line
+    "%%time\nx = 1  # SOLUTION\n",
+])
+def test_near_misses_next_to_ipython_syntax_are_refused(cell: str, tmp_path: Path) -> None:
+    root = homework(tmp_path / "hws", {"hw.py": GOOD, "work.ipynb": notebook_with(cell)})
+    out = tmp_path / "out"
+    assert_refused(release(root, out), out, "work.ipynb [cell 1]")
+
+
+def test_a_markdown_heading_named_solution_is_prose_not_a_marker(tmp_path: Path) -> None:
+    root = homework(tmp_path / "hws", {"hw.py": GOOD, "README.md": "# Задание\n\n## Solution\n\nПришлите файл.\n"})
+    out = tmp_path / "out"
+    assert release(root, out).returncode == 0

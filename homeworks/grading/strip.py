@@ -139,8 +139,14 @@ def _comment_markers(text: str) -> list[_Marker] | None:
     return found
 
 
-def _line_markers(text: str, *, comments_only: bool) -> list[_Marker]:
-    """Markers found line by line: every line that is, or (``comments_only=False``) reads like, one."""
+def _line_markers(text: str, *, python: bool) -> list[_Marker]:
+    """Markers found line by line: every line that is one or reads like one.
+
+    A line reads like one when it starts with a comment leader (``#``, ``//``, ``<!--``, ``--``,
+    ``%``) or with a marker phrase, and holds a marker phrase; for Python (``python=True``) a
+    comment that is only ``SOLUTION`` counts too, and so does everything after a ``#`` in the
+    line (a comment after code; a ``#`` inside a string makes this stricter, never laxer).
+    """
     found = []
     for row, line in enumerate(_lines(text), start=1):
         stripped = line.strip()
@@ -148,9 +154,10 @@ def _line_markers(text: str, *, comments_only: bool) -> list[_Marker]:
             found.append(_Marker(row, stripped, stripped))
             continue
         leader = re.match(r"^(?:#+|//+|<!--|--|%+)\s*", stripped)
-        if (leader or not comments_only) and looks_like_marker(stripped, python_comment=False) and (
+        comment = stripped[stripped.index("#"):] if python and "#" in stripped else ""  # after code, roughly
+        if looks_like_marker(stripped, python_comment=python and bool(leader)) and (
             leader or _MARKER_PHRASE.match(_words(stripped))
-        ):
+        ) or comment and looks_like_marker(comment):
             found.append(_Marker(row, stripped, None))
     return found
 
@@ -167,10 +174,15 @@ def find_markers(text: str, mode: str) -> list[_Marker]:
         lines = _lines(text)
         first = next((line.strip() for line in lines if line.strip()), "")
         if not (mode == "cell" and first.startswith("%%")):  # a cell magic: not Python
-            markers = _comment_markers(_mask_ipython(lines) if mode == "cell" else text)
+            masked = _mask_ipython(lines) if mode == "cell" else text
+            markers = _comment_markers(masked)
             if markers is not None:
-                return markers
-    return _line_markers(text, comments_only=False)
+                # a masked IPython line (`%time f()  # BEGIN SOLUTION`) is read as text
+                hidden = [row for row, (a, b) in enumerate(zip(lines, _lines(masked), strict=True), start=1) if a != b]
+                for row in hidden:
+                    markers += [_Marker(row, m.text, None) for m in _line_markers(lines[row - 1].lstrip("%! "), python=True)]
+                return sorted(markers, key=lambda marker: marker.line)
+    return _line_markers(text, python=mode != "text")
 
 
 # --------------------------------------------------------------------------- stripping
