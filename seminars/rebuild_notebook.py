@@ -234,13 +234,18 @@ def rebuild(path: str | Path, target: str | Path | None = None) -> NotebookNode:
     """Return the normalised notebook for ``path``: a ``.py`` source or an ``.ipynb``.
 
     ``target`` is the notebook a ``.py`` rebuild will replace (default: the sibling
-    ``.ipynb``); the attachments the source references are taken from it.
+    ``.ipynb``); the attachments the source references are taken from it, or from the sibling
+    ``.ipynb`` when ``target`` does not exist yet.
     """
     path = Path(path)
     text = read_text(path).removeprefix(BOM)
     if path.suffix == ".py":
         nb = notebook_from_source(text, path)
-        carry_attachments(nb, Path(target) if target is not None else default_output(path), path)
+        # The attachments' data: in the notebook about to be replaced, else in the paired sibling.
+        paired = default_output(path) if target is None else Path(target)
+        if not paired.is_file() and default_output(path).is_file():
+            paired = default_output(path)
+        carry_attachments(nb, paired, path)
     elif path.suffix == ".ipynb":
         nb = normalize(check_field_types(parse_notebook(text, path), path))
     else:

@@ -346,3 +346,10 @@ def test_a_bom_before_notebook_json_is_dropped(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(legacy_v4(4)).encode())
     assert run(path).returncode == 0
     assert_normalized(path)
+
+
+def test_a_rebuild_to_a_new_output_takes_attachments_from_the_paired_sibling(tmp_path: Path) -> None:
+    source, target = paired_with_attachment(tmp_path)
+    out = tmp_path / "elsewhere" / "copy.ipynb"
+    assert run(source, "-o", out).returncode == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["cells"][0]["attachments"] == {"diagram.png": {"image/png": PNG}}
