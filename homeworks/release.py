@@ -3,7 +3,12 @@
 For each homework (all of them when none is named) the files listed in its ``homework.json``
 are copied to ``OUT/<hw>/`` with every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region
 replaced by ``raise NotImplementedError`` (also inside ``.ipynb`` code cells). The grader and
-the reference solution are never released. Exit codes: 0 ok, 2 bad input (one line on stderr).
+the reference solution are never released.
+
+Every release is built and checked in memory before anything is written (see
+``grading/strip.py``): a near-miss marker, a file that is not UTF-8, a released file that no
+longer compiles, or a solution line that would reach the student stops the whole run with one
+line on stderr and exit 2, and no release is written or changed. Exit codes: 0 ok, 2 bad input.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grading.homework import HOMEWORKS_DIR, HomeworkError, list_homeworks, load_homework  # noqa: E402
-from grading.strip import release_homework  # noqa: E402
+from grading.strip import plan_release, write_release  # noqa: E402
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -42,9 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         homeworks = [load_homework(name, root=args.root) for name in names]
         if args.out.exists() and not args.out.is_dir():
             raise HomeworkError(args.out, "output path exists and is not a directory")
-        for homework in homeworks:
-            written = release_homework(homework, args.out)
-            print(f"{homework.name}: {len(written)} file(s) -> {args.out / homework.name}")
+        releases = [plan_release(homework) for homework in homeworks]  # every check before any write
+        for release in releases:
+            written = write_release(release, args.out)
+            print(f"{release.name}: {len(written)} file(s) -> {args.out / release.name}")
     except HomeworkError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -36,7 +36,15 @@ import nbformat
 from nbformat import NotebookNode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nbio import EXIT_OK, NotebookError, read_notebook, run_cli, validate, write_notebook  # noqa: E402
+from nbio import (  # noqa: E402
+    EXIT_OK,
+    NotebookError,
+    check_field_types,
+    read_notebook,
+    run_cli,
+    validate,
+    write_notebook,
+)
 from rebuild_notebook import _language, cell_id, normalize_metadata  # noqa: E402
 
 #: Template of the Markdown cell put before each input's cells (the notebooks are Russian).
@@ -137,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--title must not be empty")
 
     # Read and merge everything first: a bad input leaves every file untouched.
-    named = [(str(path), read_notebook(path)) for path in args.inputs]
+    named = [(str(path), check_field_types(read_notebook(path), path)) for path in args.inputs]
     for name, nb in named:
         validate_input(nb, name)
     merged = merge(named, args.title.strip() if args.title else None)

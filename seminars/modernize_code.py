@@ -6,21 +6,33 @@ Rules (libcst rewrites; names are resolved through the imports of *any* cell, so
 ==================  ===========================================================================
 rule                rewrite
 ==================  ===========================================================================
-variable            ``Variable(x)`` -> ``x``; ``Variable(x, requires_grad=True)`` ->
-                    ``x.requires_grad_()`` (also ``autograd.Variable``, ``torch.autograd.Variable``)
-volatile            ``Variable(x, volatile=True)`` -> ``x``, and the statement, with the statements
+variable            ``Variable(x)`` -> ``x.detach()``; ``Variable(x, requires_grad=True)`` ->
+                    ``x.detach().requires_grad_()`` (what ``Variable`` does today: a new leaf
+                    that shares ``x``'s storage and leaves ``x`` unmarked); for a freshly made
+                    tensor (``torch.zeros(3)``, ``torch.FloatTensor([1])``) no ``.detach()``
+                    (also ``autograd.Variable``, ``torch.autograd.Variable``)
+volatile            ``Variable(x, volatile=True)`` -> as above, and the statement, with the statements
                     right after it that use what it computed, goes into ``with torch.no_grad():``
-data-index-item     ``<expr>.data[0]`` -> ``<expr>.item()`` (not where it is assigned to)
-legacy-constructor  ``torch.FloatTensor(data)`` -> ``torch.tensor(data, dtype=torch.float32)``;
+data-index-item     ``<expr>.data[0]`` -> ``<expr>.item()`` where ``<expr>`` evidently has one
+                    element (a full reduction, a loss, a one-element constructor, a name that
+                    gets ``.backward()``, ...); otherwise left with a note (``.item()`` would fail
+                    on the first row of a bigger tensor); never where it is assigned to
+legacy-constructor  ``torch.FloatTensor([1, 2])`` -> ``torch.tensor([1, 2], dtype=torch.float32)``;
+                    ``torch.FloatTensor(x)`` -> ``torch.as_tensor(x, dtype=torch.float32)`` (shares
+                    memory with a tensor/array of that dtype, as the legacy constructor does);
                     ``torch.FloatTensor(2, 3)`` -> ``torch.empty(2, 3, dtype=torch.float32)``;
                     every ``torch.<Type>Tensor``, ``torch.cuda.<Type>Tensor`` (``device="cuda"``)
                     and ``torch.Tensor(...)`` (default dtype)
 functional          ``F.sigmoid`` / ``F.tanh`` -> ``torch.sigmoid`` / ``torch.tanh``
 async-kwarg         ``.cuda(async=True)`` -> ``.cuda(non_blocking=True)`` (a token rewrite: ``async``
                     is a keyword since Python 3.7, so such a cell does not even parse)
-unused-import       ``Variable`` imports that nothing uses any more are removed
-UPxxx (ruff)        ruff's pyupgrade fixes: %-formatting and ``.format`` -> f-strings,
-                    ``class A(object)`` -> ``class A``, ``super(A, self)`` -> ``super()``, ...
+unused-import       ``Variable`` imports that nothing uses any more are removed (a use inside a
+                    magic or shell line, or in a cell left as it was, keeps the import)
+ruff                the safe fixes of ruff's rules in :data:`RUFF_RULES`: pyupgrade (UPxxx:
+                    %-formatting and ``.format`` -> f-strings, ``class A(object)`` -> ``class A``,
+                    ``super(A, self)`` -> ``super()``, ...), ``raise NotImplemented`` ->
+                    ``raise NotImplementedError`` (F901), ``"\\d"`` -> ``r"\\d"`` (W605), ``np.float`` -> ``float`` (NPY001),
+                    ``np.NaN`` -> ``np.nan`` (NPY201), ``getattr(x, "a")`` -> ``x.a`` (B009/B010)
 ==================  ===========================================================================
 
 Ruff's safe fixes are applied; its %-format fix (UP031, "unsafe" because a non-tuple right
@@ -69,9 +81,11 @@ from nbio import (  # noqa: E402
     EXIT_CHECK_FAILED,
     EXIT_OK,
     NotebookError,
+    check_field_types,
     parse_notebook,
     read_text,
     run_cli,
+    validate,
     write_notebook,
 )
 
@@ -91,10 +105,42 @@ LEGACY_TENSOR_DTYPES = {
     "BoolTensor": "bool",
 }
 VARIABLE_NAMES = frozenset({"torch.autograd.Variable", "torch.autograd.variable.Variable"})
+#: torch functions that always return a new tensor that no other name refers to and that does
+#: not require grad (unless called with ``requires_grad=``): ``Variable(f(...))`` may become
+#: ``f(...)``. Anything else gets ``.detach()``, which is what ``Variable`` itself does today.
+FRESH_TENSOR_FUNCTIONS = frozenset(
+    {f"torch.{name}" for name in ("tensor", "from_numpy", "zeros", "ones", "empty", "full", "rand", "randn",
+                                  "randint", "randperm", "arange", "linspace", "logspace", "eye", "zeros_like",
+                                  "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "Tensor")}
+    | {f"torch.{name}" for name in LEGACY_TENSOR_DTYPES}
+    | {f"torch.cuda.{name}" for name in LEGACY_TENSOR_DTYPES}
+)
+#: Methods that reduce a whole tensor to one element when called without ``dim``.
+FULL_REDUCTIONS = frozenset({"sum", "mean", "prod", "norm", "std", "var", "max", "min", "amax", "amin",
+                             "median", "all", "any", "nansum", "nanmean"})
+#: Elementwise methods: a one-element tensor stays one element.
+ELEMENTWISE_METHODS = frozenset({"abs", "detach", "clone", "float", "double", "half", "cpu", "cuda", "to",
+                                 "exp", "log", "sqrt", "pow", "neg", "sigmoid", "tanh", "relu", "squeeze",
+                                 "contiguous"})
+#: torch.nn.functional losses: one element unless called with ``reduction="none"``.
+FUNCTIONAL_LOSSES = frozenset({"cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                               "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "margin_ranking_loss",
+                               "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+                               "multi_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
+                               "triplet_margin_loss", "ctc_loss", "multilabel_margin_loss"})
 FUNCTIONAL_RENAMES = {"torch.nn.functional.sigmoid": "sigmoid", "torch.nn.functional.tanh": "tanh"}
 #: Builtins and methods whose result is never a tuple: a safe right operand for UP031.
 SCALAR_CALLS = frozenset({"float", "int", "str", "len", "round", "abs", "item"})
-RUFF_ARGS = ("check", "--isolated", "--select", "UP", "--target-version", "py310", "--unsafe-fixes",
+#: The rules this module's libcst and token rewrites report (see the table above).
+LIBCST_RULES = ("variable", "volatile", "data-index-item", "legacy-constructor", "functional", "async-kwarg", "unused-import")
+#: Ruff rules whose safe fixes are applied: legacy idioms that warn, fail or are removed on a
+#: modern Python/NumPy (pyupgrade UP*, ``raise NotImplemented`` F901, invalid escape sequences
+#: W605, removed NumPy aliases NPY001/NPY201) and bugbear's constant ``getattr``/``setattr``
+#: (B009/B010); each fix keeps what the code computes. Left out on purpose: F632 (``x is 1`` ->
+#: ``x == 1`` turns an identity test on a tensor into an elementwise one) and every unsafe fix
+#: (UP031 only where it is safe, see below).
+RUFF_RULES = ("UP", "F901", "W605", "NPY001", "NPY201", "B009", "B010")
+RUFF_ARGS = ("check", "--isolated", "--select", ",".join(RUFF_RULES), "--target-version", "py310", "--unsafe-fixes",
              "--output-format", "json", "--no-cache", "--exit-zero", "--stdin-filename", "cells.ipynb", "-")
 _MASK = "__ipython_line_{}__"
 _MASK_LINE = re.compile(r"^([ \t]*)__ipython_line_(\d+)__$")
@@ -406,6 +452,30 @@ def _is_size_arg(arg: cst.Arg, names: NameTable) -> bool:
     return False
 
 
+def _is_literal_data(node: cst.BaseExpression) -> bool:
+    """Return True for data written out in the code (a list/tuple display or comprehension): nothing else can alias it."""
+    return isinstance(node, (cst.List, cst.Tuple, cst.ListComp))
+
+
+def _is_fresh_tensor(call: cst.BaseExpression, names: NameTable) -> bool:
+    """Return True when ``call`` makes a new tensor that nothing else refers to and that does not require grad.
+
+    A legacy typed constructor is fresh only for sizes or literal data: given a tensor or an
+    array of its dtype it shares memory (and its modern form, ``torch.as_tensor``, may return
+    that very tensor).
+    """
+    if not isinstance(call, cst.Call) or _keyword(call, "requires_grad") is not None:
+        return False
+    qualified = names.qualname(call.func) or ""
+    if qualified not in FRESH_TENSOR_FUNCTIONS:
+        return False
+    type_name = qualified.rpartition(".")[2]
+    if type_name in LEGACY_TENSOR_DTYPES or qualified == "torch.Tensor":
+        positional = [arg for arg in call.args if arg.keyword is None]
+        return len(positional) != 1 or _is_size_arg(positional[0], names) or _is_literal_data(positional[0].value)
+    return True
+
+
 def _bound_names(statement: cst.CSTNode) -> set[str]:
     """Return the names a statement binds at its own level (assignments, for targets, with ... as)."""
     names: set[str] = set()
@@ -469,6 +539,186 @@ def _used_names(statement: cst.CSTNode, masked_words: dict[str, set[str]] | None
     return names
 
 
+def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
+    """Return the value of keyword argument ``name`` of ``call`` (None when it is not given)."""
+    return next((arg.value for arg in call.args if arg.keyword is not None and arg.keyword.value == name), None)
+
+
+def _is_number(node: cst.BaseExpression) -> bool:
+    """Return True for a numeric literal, possibly signed (``2``, ``-1.5``)."""
+    if isinstance(node, cst.UnaryOperation):
+        node = node.expression
+    return isinstance(node, (cst.Integer, cst.Float))
+
+
+def is_one_element(node: cst.BaseExpression, known: set[str], names: NameTable) -> bool:
+    """Return True when ``node`` is evidently a tensor with exactly one element.
+
+    Evidence: a full reduction without ``dim`` (``x.sum()``, ``torch.mean(x)``), a functional
+    loss without ``reduction="none"``, a constructor of a one-element literal
+    (``torch.Tensor([2.0])``, ``Variable(torch.tensor(3.0))``), ``.data``/``.grad``/an
+    elementwise method of a one-element tensor, arithmetic of such tensors and numbers, or a
+    name in ``known``. Used to decide that ``<expr>.data[0]`` is the legacy scalar idiom (whose
+    modern form is ``.item()``) and not the first row of a bigger tensor.
+    """
+    if isinstance(node, cst.Name):
+        return node.value in known
+    if isinstance(node, cst.Attribute):
+        return node.attr.value in ("data", "grad") and is_one_element(node.value, known, names)
+    if isinstance(node, cst.UnaryOperation):
+        return is_one_element(node.expression, known, names)
+    if isinstance(node, cst.BinaryOperation):
+        sides = (node.left, node.right)
+        return all(_is_number(side) or is_one_element(side, known, names) for side in sides) and not all(map(_is_number, sides))
+    if not isinstance(node, cst.Call):
+        return False
+    positional = [arg for arg in node.args if arg.keyword is None]
+    if any(arg.star for arg in node.args) or _keyword(node, "dim") is not None or _keyword(node, "axis") is not None:
+        return False
+    qualified = names.qualname(node.func) or ""
+    if qualified in VARIABLE_NAMES:
+        return len(positional) >= 1 and is_one_element(positional[0].value, known, names)
+    prefix, _, function = qualified.rpartition(".")
+    if qualified in FRESH_TENSOR_FUNCTIONS and function not in ("from_numpy",) and len(positional) == 1:
+        data = positional[0].value
+        if _is_number(data):
+            return function == "tensor"  # torch.tensor(3.0) is 0-dim; torch.Tensor(3) is a size
+        return isinstance(data, (cst.List, cst.Tuple)) and len(data.elements) == 1 and _is_number(data.elements[0].value)
+    if prefix == "torch.nn.functional" and function in FUNCTIONAL_LOSSES:
+        reduction = _keyword(node, "reduction")
+        return reduction is None or isinstance(reduction, cst.SimpleString) and reduction.evaluated_value in ("mean", "sum")
+    if prefix == "torch" and function in FULL_REDUCTIONS | {"dot", "vdot"}:
+        return len(positional) == (2 if function in ("dot", "vdot") else 1)
+    if isinstance(node.func, cst.Attribute) and not qualified:
+        method, owner = node.func.attr.value, node.func.value
+        if method in FULL_REDUCTIONS:
+            return not positional or method == "norm" and len(positional) == 1 and _is_number(positional[0].value)
+        if method in ("dot", "vdot"):
+            return len(positional) == 1
+        return method in ELEMENTWISE_METHODS and is_one_element(owner, known, names)
+    return False
+
+
+class _ScopeFacts(cst.CSTVisitor):
+    """Per scope (cell top level, function, class body): how each name is bound, which get ``.backward()``."""
+
+    def __init__(self) -> None:
+        """Start with the module scope only."""
+        self.stack: list[int] = []
+        self.values: dict[int, dict[str, list[cst.BaseExpression | None]]] = {}
+        self.backward: dict[int, set[str]] = {}
+
+    def _scope(self) -> int:
+        return self.stack[-1]
+
+    def _bind(self, name: str, value: cst.BaseExpression | None) -> None:
+        """Record one binding of ``name`` (``value=None``: bound to something not analysed)."""
+        self.values.setdefault(self._scope(), {}).setdefault(name, []).append(value)
+
+    def _enter(self, node: cst.CSTNode) -> None:
+        self.stack.append(id(node))
+        self.values.setdefault(id(node), {})
+        self.backward.setdefault(id(node), set())
+
+    def visit_Module(self, node: cst.Module) -> None:
+        """The cell's top level is a scope."""
+        self._enter(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        """A function body is a scope; its parameters are bindings it knows nothing about."""
+        self._bind(node.name.value, None)
+        self._enter(node)
+        params = node.params
+        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            self._bind(param.name.value, None)
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                self._bind(star.name.value, None)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        """Back to the enclosing scope."""
+        self.stack.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        """A class body is a scope."""
+        self._bind(node.name.value, None)
+        self._enter(node)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        """Back to the enclosing scope."""
+        self.stack.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        """A lambda binds nothing in its scope that matters here."""
+        return False
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        """``name = value`` is analysed; unpacking binds names to unknown values."""
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self._bind(target.target.value, node.value)
+            else:
+                for name in _target_names(target.target):
+                    self._bind(name, None)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        """``name: T = value``."""
+        if isinstance(node.target, cst.Name):
+            self._bind(node.target.value, node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        """``name += value`` keeps one element only when ``value`` has one too."""
+        if isinstance(node.target, cst.Name):
+            self._bind(node.target.value, node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        """Loop variables are bound to unknown values."""
+        for name in _target_names(node.target):
+            self._bind(name, None)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        """``with ... as name``, ``except ... as name``, ``import ... as name``."""
+        for name in _target_names(node.name):
+            self._bind(name, None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        """``(name := value)``."""
+        if isinstance(node.target, cst.Name):
+            self._bind(node.target.value, node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        """``name.backward()`` without a gradient argument needs a one-element ``name``."""
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "backward" and isinstance(func.value, cst.Name):
+            if not [arg for arg in node.args if arg.keyword is None or arg.keyword.value in ("gradient", "grad_tensors")]:
+                self.backward[self._scope()].add(func.value.value)
+
+
+def one_element_names(module: cst.Module, names: NameTable) -> dict[int, set[str]]:
+    """Return, for each scope of a cell (keyed by ``id`` of its node), the names that hold one-element tensors.
+
+    A name qualifies in a scope when every binding it has there is evidently one element (see
+    :func:`is_one_element`), or when ``name.backward()`` is called there without a gradient
+    (PyTorch only allows that for one element) and the name is bound at most once there.
+    """
+    facts = _ScopeFacts()
+    module.visit(facts)
+    result: dict[int, set[str]] = {}
+    for scope, bindings in facts.values.items():  # the module comes first: inner scopes inherit from it
+        known: set[str] = {name for name in facts.backward.get(scope, set()) if len(bindings.get(name, [])) <= 1}
+        if scope != id(module):
+            known |= result.get(id(module), set()) - set(bindings)
+        changed = True
+        while changed:
+            changed = False
+            for name, values in bindings.items():
+                if name not in known and values and all(v is not None and is_one_element(v, known, names) for v in values):
+                    known.add(name)
+                    changed = True
+        result[scope] = known
+    return result
+
+
 class LegacyRewriter(cst.CSTTransformer):
     """The libcst rules of this module, applied to one (masked) cell."""
 
@@ -487,6 +737,7 @@ class LegacyRewriter(cst.CSTTransformer):
         self.changes: list[Change] = []
         self.notes: list[str] = []
         self.volatile_owners: set[int] = set()
+        self.one_element = one_element_names(module, names)
 
     # helpers -------------------------------------------------------------------------------
 
@@ -510,6 +761,13 @@ class LegacyRewriter(cst.CSTTransformer):
             return self.get_metadata(ParentNodeProvider, node)
         except KeyError:
             return None
+
+    def _scope_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        """Return the innermost function, class or module whose scope ``node`` is in."""
+        current = self._parent(node)
+        while current is not None and not isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Module)):
+            current = self._parent(current)
+        return current if current is not None else self.module
 
     def _fit(self, original: cst.CSTNode, replacement: cst.BaseExpression) -> cst.BaseExpression:
         """Parenthesize a replacement expression unless its place needs no parentheses."""
@@ -549,7 +807,10 @@ class LegacyRewriter(cst.CSTTransformer):
         return updated_node
 
     def _rewrite_variable(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        """``Variable(x[, requires_grad=..., volatile=...])`` -> ``x`` / ``x.requires_grad_()``."""
+        """``Variable(x[, requires_grad=..., volatile=...])`` -> ``x.detach()`` / ``x.detach().requires_grad_()``.
+
+        ``.detach()`` is left out when ``x`` is a tensor made right there by a torch factory.
+        """
         positional = [arg for arg in updated.args if arg.keyword is None]
         keywords = {arg.keyword.value: arg.value for arg in updated.args if arg.keyword is not None}
         if len(positional) != 1 or positional[0].star or set(keywords) - {"requires_grad", "volatile"}:
@@ -561,6 +822,12 @@ class LegacyRewriter(cst.CSTTransformer):
             self._note(original, "Variable(..., volatile=<expression>) left unchanged: rewrite it by hand")
             return updated
         data = positional[0].value
+        # Variable(x) is x.detach() (a new leaf sharing x's storage; x itself is not marked):
+        # without .detach(), requires_grad_() would mark x, and a later in-place update of x
+        # would fail. A freshly made tensor that nothing else refers to needs no .detach().
+        original_data = next(arg.value for arg in original.args if arg.keyword is None)
+        if not _is_fresh_tensor(original_data, self.names):
+            data = cst.Call(func=cst.Attribute(value=_parenthesize(data), attr=cst.Name("detach")))
         if requires_grad is None or _bool_literal(requires_grad) is False:
             result = self._fit(original, data)
         else:
@@ -592,8 +859,11 @@ class LegacyRewriter(cst.CSTTransformer):
             func = "empty"
             dtype_expr = f"{torch}.{dtype}" if dtype else None
         else:
+            # The legacy constructor shares memory with a tensor or NumPy array of its dtype (and
+            # copies otherwise), as torch.as_tensor does; torch.tensor always copies, which is
+            # the same only for data written out in the code.
             args = [positional[0].with_changes(comma=cst.MaybeSentinel.DEFAULT)]
-            func = "tensor"
+            func = "tensor" if _is_literal_data(positional[0].value) else "as_tensor"
             dtype_expr = f"{torch}.{dtype}" if dtype else f"{torch}.get_default_dtype()"
         if dtype_expr:
             args.append(_kwarg("dtype", cst.parse_expression(dtype_expr)))
@@ -615,6 +885,11 @@ class LegacyRewriter(cst.CSTTransformer):
         if not (isinstance(index, cst.Index) and index.star is None and isinstance(index.value, cst.Integer) and index.value.value == "0"):
             return updated_node
         if self._is_store_target(original_node):
+            return updated_node
+        owner = original_node.value.value  # type: ignore[attr-defined]  (checked above on the updated twin)
+        if not is_one_element(owner, self.one_element.get(id(self._scope_of(original_node)), set()), self.names):
+            self._note(original_node, f"{_snippet(self.module.code_for_node(original_node))} left: nothing shows that "
+                                      f"{_snippet(self.module.code_for_node(owner))} has one element; if it does, use .item()")
             return updated_node
         result = cst.Call(func=cst.Attribute(value=value.value, attr=cst.Name("item")),
                           lpar=updated_node.lpar, rpar=updated_node.rpar)
@@ -786,7 +1061,7 @@ class _NameUses(cst.CSTVisitor):
             self.used.add(node.value)
 
 
-# --------------------------------------------------------------------------- ruff (pyupgrade)
+# --------------------------------------------------------------------------- ruff (pyupgrade and other legacy rules)
 
 
 def _ruff_command() -> list[str]:
@@ -837,8 +1112,35 @@ def _printf_operand_is_safe(expression: str) -> bool:
     return False
 
 
+def _cell_edits(edits: list[dict], diagnostic: dict, text: str, texts: list[str]) -> list[tuple[int, int, str]] | None:
+    """Return a fix's edits as offsets into the diagnostic's cell, or None when that is not safe.
+
+    Ruff reports a notebook fix's edits in cell-relative rows without saying which cell an
+    edit belongs to. Edits on the diagnostic's own rows belong to its cell. An edit elsewhere
+    (ruff re-inserting ``import numpy as np`` next to a renamed ``np.NaN``) is dropped when it
+    changes nothing in some cell (the import is already there); otherwise the whole fix is
+    refused, so a fix can never land in the wrong cell.
+    """
+    first, last = int(diagnostic["location"]["row"]), int(diagnostic["end_location"]["row"])
+    starts = _line_starts(text)
+    result = []
+    for edit in edits:
+        if first <= int(edit["location"]["row"]) <= int(edit["end_location"]["row"]) <= last:
+            result.append((_offset(starts, edit["location"]), _offset(starts, edit["end_location"]), edit["content"]))
+            continue
+        no_op = False
+        for other in texts:
+            other_starts = _line_starts(other)
+            if int(edit["end_location"]["row"]) <= len(other_starts):
+                span = other[_offset(other_starts, edit["location"]):_offset(other_starts, edit["end_location"])]
+                no_op = no_op or span == edit["content"]
+        if not no_op:
+            return None
+    return result
+
+
 def ruff_upgrade(sources: dict[int, str], path: str, report: Report) -> dict[int, str]:
-    """Apply ruff's pyupgrade fixes to code cells (cell number -> text); return the new texts.
+    """Apply the safe fixes of :data:`RUFF_RULES` to code cells (cell number -> text); return the new texts.
 
     Runs ruff on a throw-away notebook of just these cells until no applicable fix is left
     (a %-format becomes ``.format`` and then an f-string). A cell that ruff cannot parse is
@@ -867,7 +1169,7 @@ def ruff_upgrade(sources: dict[int, str], path: str, report: Report) -> dict[int
         broken = {order[d["cell"] - 1] for d in diagnostics if d.get("code") in (None, "invalid-syntax") and d.get("cell")}
         if broken:
             for number in sorted(broken):
-                report.notes.append(f"cell {number}: note: ruff cannot parse it; pyupgrade fixes skipped")
+                report.notes.append(f"cell {number}: note: ruff cannot parse it; ruff fixes skipped")
             order = [n for n in order if n not in broken]
             continue
         chosen: dict[int, list[tuple[int, int, str]]] = {}
@@ -888,7 +1190,13 @@ def ruff_upgrade(sources: dict[int, str], path: str, report: Report) -> dict[int
                     if note not in report.notes:
                         report.notes.append(note)
                     continue
-            edits = [(_offset(starts, e["location"]), _offset(starts, e["end_location"]), e["content"]) for e in fix["edits"]]
+            edits = _cell_edits(fix["edits"], diagnostic, text, [current[n] for n in order])
+            if edits is None:
+                note = (f"cell {number}, line {diagnostic['location']['row']}: note: {diagnostic.get('code')} left: "
+                        "its fix also edits another place (an import); apply it by hand")
+                if note not in report.notes:
+                    report.notes.append(note)
+                continue
             taken = chosen.setdefault(number, [])
             if any(start < end2 and start2 < end for start, end, _ in edits for start2, end2, _ in taken):
                 continue  # overlaps a fix already chosen in this round; the next round sees it again
@@ -934,6 +1242,7 @@ def modernize(nb: NotebookNode, path: str = "<notebook>") -> tuple[NotebookNode,
     result = copy.deepcopy(nb)
     report = Report()
     parsed: list[_ParsedCell] = []
+    opaque: list[str] = []  # code the rewrites cannot see into: magic lines, skipped cells
     for index, cell in enumerate(result.cells):
         if cell.get("cell_type") != "code":
             continue
@@ -944,13 +1253,16 @@ def modernize(nb: NotebookNode, path: str = "<notebook>") -> tuple[NotebookNode,
         try:
             masked = mask_ipython(source)
             if masked is None:
+                opaque.append(source)
                 continue
             text, async_lines = fix_async_kwargs(masked.text)
             module = cst.parse_module(text)
         except (CellSyntaxError, cst.ParserSyntaxError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             report.notes.append(f"cell {number}: left unchanged: cannot parse it ({reason})")
+            opaque.append(source)
             continue
+        opaque.extend(original for original, _ in masked.originals.values())
         masked.text = text
         parsed.append(_ParsedCell(number, masked, module, async_lines))
 
@@ -969,6 +1281,9 @@ def modernize(nb: NotebookNode, path: str = "<notebook>") -> tuple[NotebookNode,
     uses = _NameUses(variable_names)
     for module in rewritten.values():
         module.visit(uses)
+    # A magic line (`%time y = Variable(x)`, `!echo $Variable`) or a cell left as it was may
+    # still use a name: any identifier there counts as a use, so its import stays.
+    uses.used.update(word for text in opaque for word in _IDENTIFIER.findall(text) if word in variable_names)
     unused = variable_names - uses.used
     if unused:
         for cell in parsed:
@@ -997,6 +1312,22 @@ def modernize(nb: NotebookNode, path: str = "<notebook>") -> tuple[NotebookNode,
     return result, report
 
 
+def clean_input(nb: NotebookNode, path: str | Path, *, from_v3: bool = False) -> NotebookNode:
+    """Return ``nb`` made schema-valid the way Jupyter would save it, or raise naming ``path``.
+
+    A 4.0-4.4 notebook whose cells carry ids (some editors write them; the 4.4 schema forbids
+    them) becomes 4.5, the version that has ids. Missing, invalid and duplicated ids are
+    repaired deterministically (``cell_ids.ensure_cell_ids``; all ids of a converted v3
+    notebook are derived). Anything else the schema rejects (an unknown cell key, a
+    ``kernelspec`` that is not an object, ...) raises :class:`NotebookError` naming ``path``.
+    """
+    if nb.get("nbformat") == 4 and nb.get("nbformat_minor", 0) < 5 and any("id" in cell for cell in nb.cells):
+        nb["nbformat_minor"] = 5
+    ensure_cell_ids(nb, regenerate=from_v3)
+    validate(nb, path)
+    return nb
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1006,7 +1337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     text = read_text(args.notebook)
-    nb = parse_notebook(text, args.notebook)
+    # Clean and validate the input before anything is printed: an error names the input, never
+    # the output it would have been written to.
+    nb = check_field_types(parse_notebook(text, args.notebook), args.notebook)
+    nb = clean_input(nb, args.notebook, from_v3=source_major_version(text) == 3)
     new, report = modernize(nb, str(args.notebook))
     shown = str(args.notebook)
     for change in report.changes:
@@ -1025,7 +1359,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not report.changes and target == args.notebook:
         print(f"{shown}: nothing to modernize; unchanged")
         return EXIT_OK
-    ensure_cell_ids(new, regenerate=source_major_version(text) == 3)
     written = write_notebook(new, target)
     print(f"{shown}: {len(report.changes)} changes in {changed_cells} cells; {'wrote' if written else 'unchanged'} {target}")
     return EXIT_OK

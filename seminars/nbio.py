@@ -279,3 +279,35 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def check_field_types(nb: NotebookNode, path: str | os.PathLike[str]) -> NotebookNode:
+    """Refuse a notebook whose version or metadata fields have the wrong JSON type.
+
+    Tools that look into ``metadata`` (the kernel's language, widget state, cell tags) would
+    otherwise fail with a traceback on, say, ``"kernelspec": "python3"``; this turns each such
+    fault into one :class:`NotebookError` naming ``path`` and the field. Checked: the version
+    numbers are integers; ``metadata`` and every cell's ``metadata`` are objects;
+    ``kernelspec`` and ``language_info``, when present, are objects whose ``name``,
+    ``display_name`` and ``language`` are strings; ``attachments`` is an object. Returns ``nb``.
+    """
+    for key in ("nbformat", "nbformat_minor"):
+        if key in nb and (not isinstance(nb[key], int) or isinstance(nb[key], bool)):
+            raise NotebookError(path, f"{key} is {type(nb[key]).__name__} {nb[key]!r}, expected an integer")
+    metadata = nb.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise NotebookError(path, f"metadata is {type(metadata).__name__}, expected an object")
+    for key in ("kernelspec", "language_info"):
+        value = metadata.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise NotebookError(path, f"metadata.{key} is {type(value).__name__} {value!r}, expected an object")
+        for field in ("name", "display_name", "language"):
+            if field in value and not isinstance(value[field], str):
+                raise NotebookError(path, f"metadata.{key}.{field} is {type(value[field]).__name__}, expected a string")
+    for index, cell in enumerate(nb.get("cells", [])):
+        for key in ("metadata", "attachments"):
+            if key in cell and not isinstance(cell[key], dict):
+                raise NotebookError(path, f"cell {index}: {key} is {type(cell[key]).__name__}, expected an object")
+    return nb

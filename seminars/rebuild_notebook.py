@@ -12,6 +12,23 @@ Two rebuilds of the same source give identical bytes. The same normalisation app
 existing notebook (v3, 4.0-4.5, missing or duplicate ids, broken widget metadata in; a valid
 4.5 notebook out).
 
+What a rebuild from a py:percent source does with the cell data the source cannot hold,
+decided one by one (the paired ``.ipynb`` is the file about to be replaced):
+
+* **attachments** (images pasted into Markdown cells): the source only holds the reference
+  ``attachment:NAME``; the data is taken from the paired ``.ipynb`` (the cell with the same
+  text, else the one cell that holds ``NAME``). Attachments no cell references any more are
+  dropped, as Jupyter drops them on save. A reference that no cell of the paired notebook
+  can satisfy (or two different images under one name) is refused: exit 2, nothing written;
+* **cell metadata** (tags, slideshow, ...): jupytext keeps it in the source
+  (``# %% tags=["x"]``), so the source is the truth; the kept keys are listed in
+  ``KEPT_CELL_METADATA``;
+* **outputs and execution counts**: dropped by design (the committed notebook has none;
+  ``make seminar`` makes the executed copy in ``build/``).
+
+The source is read as UTF-8; a byte order mark is dropped (editors on Windows write one) and
+CRLF line endings become LF; a file that is not UTF-8 is refused.
+
 Usage::
 
     python seminars/rebuild_notebook.py                    # source -> seminar .ipynb
@@ -39,6 +56,7 @@ from nbio import (  # noqa: E402  (the folder is put on sys.path first so the sc
     EXIT_CHECK_FAILED,
     EXIT_OK,
     NotebookError,
+    check_field_types,
     dumps,
     parse_notebook,
     read_text,
@@ -67,6 +85,9 @@ KEPT_NOTEBOOK_METADATA = ("title", "authors")
 #: collapsed/scrolled view state and jupytext bookkeeping are dropped).
 KEPT_CELL_METADATA = ("tags", "slideshow", "editable", "deletable", "jupyter")
 _PERCENT_MARKER = re.compile(r"^# %%", re.MULTILINE)
+#: ``attachment:NAME`` as Markdown image/link targets and HTML ``src``/``href`` values use it.
+_ATTACHMENT_REF = re.compile(r"""(?:\]\(\s*<?|(?:src|href)\s*=\s*["']?)attachment:([^)\s"'>]+)""")
+BOM = "\ufeff"
 
 
 def cell_id(cell_type: str, source: str, seen: dict[str, int]) -> str:
@@ -82,9 +103,12 @@ def cell_id(cell_type: str, source: str, seen: dict[str, int]) -> str:
 
 
 def _language(metadata: dict) -> str:
-    """Return the kernel language a notebook declares (``"python"`` when it declares none)."""
-    kernelspec = metadata.get("kernelspec") or {}
-    language_info = metadata.get("language_info") or {}
+    """Return the kernel language a notebook declares (``"python"`` when it declares none).
+
+    Fields of the wrong type count as absent (``nbio.check_field_types`` refuses them first).
+    """
+    kernelspec = metadata.get("kernelspec") if isinstance(metadata.get("kernelspec"), dict) else {}
+    language_info = metadata.get("language_info") if isinstance(metadata.get("language_info"), dict) else {}
     language = kernelspec.get("language") or language_info.get("name") or "python"
     return str(language).lower()
 
@@ -142,7 +166,8 @@ def normalize(nb: NotebookNode) -> NotebookNode:
 
 
 def notebook_from_source(text: str, path: str | Path) -> NotebookNode:
-    """Read a jupytext py:percent source into a normalised notebook."""
+    """Read a jupytext py:percent source into a normalised notebook (a leading BOM is dropped)."""
+    text = text.removeprefix(BOM)
     if not _PERCENT_MARKER.search(text):
         raise NotebookError(path, "not a jupytext py:percent source (no '# %%' cell markers)")
     import jupytext  # imported lazily: the normalising path does not need it
@@ -154,14 +179,75 @@ def notebook_from_source(text: str, path: str | Path) -> NotebookNode:
     return normalize(nb)
 
 
-def rebuild(path: str | Path) -> NotebookNode:
-    """Return the normalised notebook for ``path``: a ``.py`` source or an ``.ipynb``."""
+def attachment_references(source: str) -> list[str]:
+    """Return the attachment names a Markdown cell refers to, in order, without repeats."""
+    return list(dict.fromkeys(_ATTACHMENT_REF.findall(source)))
+
+
+def carry_attachments(nb: NotebookNode, paired: Path, path: Path) -> NotebookNode:
+    """Give the Markdown/raw cells of ``nb`` (rebuilt from ``path``) the attachments they reference.
+
+    The data comes from ``paired``, the notebook the rebuild replaces: first the cell with the
+    same type and text, else the only cell that holds an attachment of that name. Only the
+    referenced attachments are kept. Raises :class:`NotebookError` naming ``path`` when a
+    reference cannot be satisfied (``paired`` is missing or unreadable, holds no such
+    attachment, or holds different data under that name in several cells). Modifies ``nb``.
+    """
+    wanted = [(cell, attachment_references(cell.source)) for cell in nb.cells if cell.cell_type != "code"]
+    wanted = [(cell, names) for cell, names in wanted if names]
+    if not wanted:
+        return nb
+    first = wanted[0][1][0]
+    if not paired.is_file():
+        raise NotebookError(path, f"references attachment:{first}, but {paired} (which would hold its data) does not exist")
+    try:
+        old = check_field_types(parse_notebook(read_text(paired), paired), paired)
+    except NotebookError as exc:
+        raise NotebookError(path, f"references attachment:{first}, but its data cannot be read from {exc}") from None
+    by_text: dict[tuple[str, str], dict] = {}
+    by_name: dict[str, list[dict]] = {}
+    for cell in old.cells:
+        attachments = cell.get("attachments") or {}
+        if not attachments:
+            continue
+        by_text.setdefault((cell.cell_type, cell.source), attachments)
+        for name, data in attachments.items():
+            if data not in by_name.setdefault(name, []):
+                by_name[name].append(data)
+    for cell, names in wanted:
+        same = by_text.get((cell.cell_type, cell.source), {})
+        kept = {}
+        for name in names:
+            if name in same:
+                kept[name] = same[name]
+            elif len(by_name.get(name, [])) == 1:
+                kept[name] = by_name[name][0]
+            else:
+                why = "holds different images under that name" if by_name.get(name) else "holds no such attachment"
+                raise NotebookError(path, f"a {cell.cell_type} cell references attachment:{name}, but {paired} {why}; "
+                                          "refusing to rebuild and lose it")
+        cell["attachments"] = nbformat.from_dict(kept)
+    return nb
+
+
+def rebuild(path: str | Path, target: str | Path | None = None) -> NotebookNode:
+    """Return the normalised notebook for ``path``: a ``.py`` source or an ``.ipynb``.
+
+    ``target`` is the notebook a ``.py`` rebuild will replace (default: the sibling
+    ``.ipynb``); the attachments the source references are taken from it, or from the sibling
+    ``.ipynb`` when ``target`` does not exist yet.
+    """
     path = Path(path)
-    text = read_text(path)
+    text = read_text(path).removeprefix(BOM)
     if path.suffix == ".py":
         nb = notebook_from_source(text, path)
+        # The attachments' data: in the notebook about to be replaced, else in the paired sibling.
+        paired = default_output(path) if target is None else Path(target)
+        if not paired.is_file() and default_output(path).is_file():
+            paired = default_output(path)
+        carry_attachments(nb, paired, path)
     elif path.suffix == ".ipynb":
-        nb = normalize(parse_notebook(text, path))
+        nb = normalize(check_field_types(parse_notebook(text, path), path))
     else:
         raise NotebookError(path, "expected a .py (jupytext py:percent) or .ipynb file")
     validate(nb, path)
@@ -193,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("-o/--output takes exactly one input")
 
     # Build everything first, so that a bad input anywhere leaves every file untouched.
-    planned = [(rebuild(path), args.output or default_output(path)) for path in inputs]
+    targets = [args.output or default_output(path) for path in inputs]
+    planned = [(rebuild(path, target), target) for path, target in zip(inputs, targets, strict=True)]
     status = EXIT_OK
     for (nb, target), source in zip(planned, inputs, strict=True):
         if args.check:

@@ -18,8 +18,9 @@ Usage::
     python seminars/rm_widgets.py [--check] [--include-archive] [--root DIR] [NB.ipynb ...]
 
 ``--check`` changes nothing and exits 1 when a notebook still has widget state. Every
-notebook is read and validated before any is written, so one bad input (missing, not JSON,
-not a notebook: exit 2, one line naming the file) leaves every file as it was. A notebook
+notebook is read and validated (without its widget state) before any is written, so one bad
+input (missing, not JSON, not a notebook, metadata of the wrong type, schema-invalid: exit 2,
+one line naming the file) leaves every file as it was. A notebook
 without widget state is never rewritten, so a second run changes no byte.
 """
 
@@ -39,6 +40,7 @@ from cell_ids import ensure_cell_ids, source_major_version  # noqa: E402
 from nbio import (  # noqa: E402
     EXIT_CHECK_FAILED,
     EXIT_OK,
+    check_field_types,
     parse_notebook,
     read_text,
     run_cli,
@@ -85,12 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     planned: list[tuple[Path, NotebookNode]] = []
     for path in paths:
         text = read_text(path)
-        nb = parse_notebook(text, path)
-        if strip_widgets(nb):
+        nb = check_field_types(parse_notebook(text, path), path)
+        stripped = strip_widgets(nb)
+        if stripped:
             ensure_cell_ids(nb, regenerate=source_major_version(text) == 3)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                validate(copy.deepcopy(nb), path)
+        with warnings.catch_warnings():  # every notebook, written or not: a bad one is reported, never passed over
+            warnings.simplefilter("ignore")
+            validate(copy.deepcopy(nb), path)
+        if stripped:
             planned.append((path, nb))
 
     if args.check:

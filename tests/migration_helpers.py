@@ -105,3 +105,29 @@ def assert_one_line_error(stderr: str, path: Path) -> None:
     assert len(lines) == 1, stderr
     assert str(path) in lines[0], stderr
     assert "Traceback" not in stderr
+
+
+def _malformed(change: Callable[[dict], None]) -> dict:
+    """A small valid 4.4 notebook (a Markdown and a code cell) with one part broken by ``change``."""
+    data = notebook([md("# Заголовок"), code("x = 1")])
+    change(data)
+    return data
+
+
+#: Notebooks whose metadata (or another typed field) has the wrong type: every tool must answer
+#: with one line and exit 2, or normalise them; never a traceback.
+MALFORMED_METADATA: dict[str, dict] = {
+    "kernelspec-is-a-string": _malformed(lambda d: d["metadata"].__setitem__("kernelspec", "python3")),
+    "kernelspec-is-a-list": _malformed(lambda d: d["metadata"].__setitem__("kernelspec", ["python3"])),
+    "kernelspec-without-name": _malformed(lambda d: d["metadata"].__setitem__("kernelspec", {"language": "python"})),
+    "kernelspec-language-is-a-number": _malformed(lambda d: d["metadata"]["kernelspec"].__setitem__("language", 3)),
+    "language-info-is-a-string": _malformed(lambda d: d["metadata"].__setitem__("language_info", "python")),
+    "metadata-is-a-list": _malformed(lambda d: d.__setitem__("metadata", [])),
+    "metadata-is-null": _malformed(lambda d: d.__setitem__("metadata", None)),
+    "widgets-is-a-string": _malformed(lambda d: d["metadata"].__setitem__("widgets", "state")),
+    "cell-metadata-is-a-string": _malformed(lambda d: d["cells"][1].__setitem__("metadata", "tags")),
+    "cell-tags-is-a-string": _malformed(lambda d: d["cells"][1]["metadata"].__setitem__("tags", "skip")),
+    "attachments-is-a-list": _malformed(lambda d: d["cells"][0].__setitem__("attachments", ["image.png"])),
+    "nbformat-minor-is-a-string": _malformed(lambda d: d.__setitem__("nbformat_minor", "4")),
+    "outputs-is-a-string": _malformed(lambda d: d["cells"][1].__setitem__("outputs", "4")),
+}

@@ -42,16 +42,19 @@ def run(*sources: str, imports: str = IMPORTS) -> tuple[list[str], modernize_cod
 # Each rule on its own snippet, between an IPython magic and a shell line:
 # (rule, legacy snippet, modern snippet).
 REWRITES = [
-    ("variable", "x = Variable(t)", "x = t"),
+    ("variable", "x = Variable(t)", "x = t.detach()"),
+    ("variable", "x = Variable(torch.randn(3))", "x = torch.randn(3)"),
     ("variable", "w = Variable(torch.zeros(3), requires_grad=True)", "w = torch.zeros(3).requires_grad_()"),
-    ("variable", "y = Variable(a + b).sum()", "y = (a + b).sum()"),
-    ("variable", "w = Variable(a * 2, requires_grad=True)", "w = (a * 2).requires_grad_()"),
-    ("variable", "w = Variable(t, requires_grad=flag)", "w = t.requires_grad_(flag)"),
-    ("variable", "w = Variable(t, requires_grad=False)", "w = t"),
-    ("data-index-item", "value = loss.data[0]", "value = loss.item()"),
+    ("variable", "y = Variable(a + b).sum()", "y = (a + b).detach().sum()"),
+    ("variable", "w = Variable(a * 2, requires_grad=True)", "w = (a * 2).detach().requires_grad_()"),
+    ("variable", "w = Variable(t, requires_grad=True)", "w = t.detach().requires_grad_()"),
+    ("variable", "w = Variable(t, requires_grad=flag)", "w = t.detach().requires_grad_(flag)"),
+    ("variable", "w = Variable(t, requires_grad=False)", "w = t.detach()"),
+    ("variable", "w = Variable(torch.ones(2, requires_grad=True))", "w = torch.ones(2, requires_grad=True).detach()"),
+    ("data-index-item", "value = F.mse_loss(y, t).data[0]", "value = F.mse_loss(y, t).item()"),
     ("data-index-item", "total += model(x).sum().data[0]", "total += model(x).sum().item()"),
     ("volatile", "xv = Variable(x, volatile=True)\nout = model(xv)\nprint(out.sum())\nprint(1)",
-     "with torch.no_grad():\n    xv = x\n    out = model(xv)\n    print(out.sum())\nprint(1)"),
+     "with torch.no_grad():\n    xv = x.detach()\n    out = model(xv)\n    print(out.sum())\nprint(1)"),
     ("legacy-constructor", "t = torch.FloatTensor([1, 2])", "t = torch.tensor([1, 2], dtype=torch.float32)"),
     ("legacy-constructor", "t = torch.LongTensor(2, 3)", "t = torch.empty(2, 3, dtype=torch.int64)"),
     ("legacy-constructor", "t = torch.ByteTensor(x.size())", "t = torch.empty(x.size(), dtype=torch.uint8)"),
@@ -66,6 +69,14 @@ REWRITES = [
     ("UP031 (ruff)", "print('loss %.3f, acc %.2f' % (loss, acc))", "print(f'loss {loss:.3f}, acc {acc:.2f}')"),
     ("UP032 (ruff)", "print('a = {}'.format(a))", "print(f'a = {a}')"),
     ("UP004 (ruff)", "class Net(object):\n    pass", "class Net:\n    pass"),
+    ("legacy-constructor", "t = torch.FloatTensor(x)", "t = torch.as_tensor(x, dtype=torch.float32)"),
+    ("variable", "v = Variable(torch.FloatTensor(x))", "v = torch.as_tensor(x, dtype=torch.float32).detach()"),
+    ("F901 (ruff)", "def f():\n    raise NotImplemented", "def f():\n    raise NotImplementedError"),
+    ("W605 (ruff)", "pattern = '\\d+'", "pattern = r'\\d+'"),
+    ("NPY001 (ruff)", "import numpy as np\nx = np.float(1)", "import numpy as np\nx = float(1)"),
+    ("NPY201 (ruff)", "import numpy as np\nx = np.NaN", "import numpy as np\nx = np.nan"),
+    ("B009 (ruff)", "n = getattr(x, 'shape')", "n = x.shape"),
+    ("B010 (ruff)", "setattr(x, 'name', 1)", "x.name = 1"),
 ]
 
 
@@ -73,29 +84,31 @@ REWRITES = [
 def test_each_rewrite_on_its_own_snippet_keeps_magic_and_shell_lines(rule: str, before: str, after: str) -> None:
     sources, report = run(MAGIC + before + SHELL)
     assert sources[1] == MAGIC + after + SHELL
-    assert any(change.rule == rule and change.cell == 3 and change.line == 2 for change in report.changes), report.changes
+    old_lines, new_lines = before.splitlines(), after.splitlines()
+    line = 2 + next((i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=False)) if a != b), 0)  # +1: the magic line
+    assert any(change.rule == rule and change.cell == 3 and change.line == line for change in report.changes), report.changes
 
 
 def test_magics_inside_blocks_survive_and_move_with_their_block() -> None:
     before = "for i in range(2):\n    !echo {i}\n    v = Variable(x, volatile=True)\n    %time y = model(v)\n"
     sources, report = run(before)
-    assert sources[1] == "for i in range(2):\n    !echo {i}\n    with torch.no_grad():\n        v = x\n        %time y = model(v)\n"
+    assert sources[1] == "for i in range(2):\n    !echo {i}\n    with torch.no_grad():\n        v = x.detach()\n        %time y = model(v)\n"
     assert [change.rule for change in report.changes if change.cell == 3] == ["volatile"]
 
 
 def test_python_cell_magics_are_modernized_below_the_magic_line_and_others_left_alone() -> None:
-    sources, _ = run("%%time\nloss_value = loss.data[0]\n", "%%bash\necho 'F.sigmoid(x).data[0]'\n", "files = !ls\nx = Variable(t)\n")
-    assert sources[1:] == ["%%time\nloss_value = loss.item()\n", "%%bash\necho 'F.sigmoid(x).data[0]'\n", "files = !ls\nx = t\n"]
+    sources, _ = run("%%time\nloss_value = loss.sum().data[0]\n", "%%bash\necho 'F.sigmoid(x).data[0]'\n", "files = !ls\nx = Variable(t)\n")
+    assert sources[1:] == ["%%time\nloss_value = loss.sum().item()\n", "%%bash\necho 'F.sigmoid(x).data[0]'\n", "files = !ls\nx = t.detach()\n"]
 
 
 def test_volatile_group_stops_at_the_first_statement_that_does_not_use_it() -> None:
     sources, _ = run("xv = Variable(x, volatile=True)\nscores = model(xv)\nloss = criterion(model(x), y)\nloss.backward()\n")
-    assert sources[1] == "with torch.no_grad():\n    xv = x\n    scores = model(xv)\nloss = criterion(model(x), y)\nloss.backward()\n"
+    assert sources[1] == "with torch.no_grad():\n    xv = x.detach()\n    scores = model(xv)\nloss = criterion(model(x), y)\nloss.backward()\n"
 
 
 def test_volatile_inside_an_if_header_wraps_the_whole_statement() -> None:
     sources, _ = run("if cond:\n    print(model(Variable(x, volatile=True)).size())\n")
-    assert sources[1] == "if cond:\n    with torch.no_grad():\n        print(model(x).size())\n"
+    assert sources[1] == "if cond:\n    with torch.no_grad():\n        print(model(x.detach()).size())\n"
 
 
 @pytest.mark.parametrize(
@@ -126,7 +139,7 @@ def test_names_are_resolved_through_the_imports_of_any_cell() -> None:
     sources, _ = run("x = V(t)\ny = fn.tanh(x)\nz = th.FloatTensor([1])\n",
                      imports="import torch as th\nfrom torch.nn import functional as fn\nfrom torch.autograd import Variable as V\n")
     assert sources[0] == "import torch as th\nfrom torch.nn import functional as fn\n"
-    assert sources[1] == "x = t\ny = th.tanh(x)\nz = th.tensor([1], dtype=th.float32)\n"
+    assert sources[1] == "x = t.detach()\ny = th.tanh(x)\nz = th.tensor([1], dtype=th.float32)\n"
 
 
 def test_a_notebook_that_defines_its_own_variable_is_left_alone() -> None:
@@ -152,9 +165,9 @@ def test_partial_and_commented_variable_imports() -> None:
 
 def test_an_unparsable_cell_is_left_as_is_and_reported_while_others_are_modernized() -> None:
     broken = "def broken(:\n    x = Variable(t)\n"
-    sources, report = run(broken, "y = loss.data[0]\n")
+    sources, report = run(broken, "y = loss.sum().data[0]\n")
     assert sources[1] == broken
-    assert sources[2] == "y = loss.item()\n"
+    assert sources[2] == "y = loss.sum().item()\n"
     assert any(note.startswith("cell 3: left unchanged: cannot parse") for note in report.notes)
 
 
@@ -311,5 +324,76 @@ def test_odd_cells_survive_byte_for_byte() -> None:
 
 
 def test_line_endings_and_cell_magic_arguments_are_kept() -> None:
-    sources, _ = run("x = 1\r\ny = loss.data[0]\r\n", "\n\n%%timeit -n 1 a = 1\nb = a.data[0]\n\n")
-    assert sources[1:] == ["x = 1\r\ny = loss.item()\r\n", "\n\n%%timeit -n 1 a = 1\nb = a.item()\n\n"]
+    sources, _ = run("x = 1\r\ny = x.sum().data[0]\r\n", "\n\n%%timeit -n 1 a = 1\nb = a.mean().data[0]\n\n")
+    assert sources[1:] == ["x = 1\r\ny = x.sum().item()\r\n", "\n\n%%timeit -n 1 a = 1\nb = a.mean().item()\n\n"]
+
+
+@pytest.mark.parametrize("user", [
+    "%time y = Variable(t)\n",
+    "%timeit -n 1 Variable(t)\n",
+    "%%timeit\nz = 1\n%time y = Variable(t)\n",
+    "!echo $Variable\n",
+    "!echo {Variable}\n",
+    "%%bash\necho Variable\n",
+    "def broken(:\n    Variable(t)\n",  # a cell the tool cannot parse is left as is, and still uses the name
+])
+def test_an_import_still_used_where_the_rewrites_cannot_see_stays(user: str) -> None:
+    sources, report = run("x = Variable(t)\n", user)
+    assert sources[0] == IMPORTS
+    assert sources[1] == "x = t.detach()\n" and sources[2] == user
+    assert "unused-import" not in {change.rule for change in report.changes}
+
+
+def test_data_index_of_a_tensor_that_may_have_many_elements_is_left_with_a_note() -> None:
+    before = "w = model.weight\nrow = w.data[0]\nloss = criterion(out, y)\nvalue = loss.data[0]\n"
+    sources, report = run(before)
+    assert sources[1] == before
+    assert sum("nothing shows that" in note for note in report.notes) == 2
+    # evidence of one element: a reduction, a loss, .backward(), a one-element constructor
+    sources, _ = run("loss = criterion(out, y)\nloss.backward()\nvalue = loss.data[0]\n"
+                     "a = Variable(torch.Tensor([2.0]), requires_grad=True)\nb = (a * 3 + 1).data[0]\n"
+                     "def step(x):\n    s = x.pow(2).sum()\n    return s.data[0], a.grad.data[0]\n")
+    assert sources[1] == ("loss = criterion(out, y)\nloss.backward()\nvalue = loss.item()\n"
+                          "a = torch.tensor([2.0], dtype=torch.get_default_dtype()).requires_grad_()\nb = (a * 3 + 1).item()\n"
+                          "def step(x):\n    s = x.pow(2).sum()\n    return s.item(), a.grad.item()\n")
+
+
+def test_a_42_notebook_with_cell_ids_is_cleaned_to_45(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = notebook([code("b = Variable(t)", id="b1"), code("c = 1", id="b1")], minor=2)
+    path = write_json(tmp_path / "v42.ipynb", data)
+    out = tmp_path / "m.ipynb"
+    assert call_main(main, path, "-o", out) == 0, capsys.readouterr().err
+    result = nbformat.reads(out.read_text(encoding="utf-8"), as_version=4)
+    nbformat.validate(result)
+    assert result.nbformat_minor == 5 and result.cells[0].id == "b1" and len({c.id for c in result.cells}) == 2
+
+
+@pytest.mark.parametrize("broken", ["unknown-cell-key", "kernelspec-string"])
+def test_a_schema_invalid_input_is_refused_naming_it_before_any_output(
+    broken: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = notebook([code("x = Variable(t)\ny = loss.sum().data[0]")], minor=5)
+    if broken == "unknown-cell-key":
+        data["cells"][0]["colour"] = "red"
+    else:
+        data["metadata"]["kernelspec"] = "python3"
+    path = write_json(tmp_path / "in.ipynb", data)
+    out = tmp_path / "out.ipynb"
+    before = path.read_bytes()
+    assert call_main(main, path, "-o", out) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no change is announced for a file that will not be written
+    assert_one_line_error(captured.err, path)
+    assert str(out) not in captured.err
+    assert path.read_bytes() == before and not out.exists()
+
+
+def test_the_readme_table_lists_exactly_the_rules_the_tool_applies() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("Правила `modernize_code.py`", 1)[1].split("\n\n", 2)[1]
+    listed = {name for row in table.splitlines() if row.startswith("| `")
+              for name in re.findall(r"`([^`]+)`", row.split("|")[1])}
+    ruff = {f"{'UPxxx' if code == 'UP' else code} (ruff)" for code in modernize_code.RUFF_RULES}
+    assert listed == set(modernize_code.LIBCST_RULES) | ruff
+    rules_seen = {rule for rule, _, _ in REWRITES} | {"unused-import"}
+    assert {rule if not rule.startswith("UP") else "UPxxx (ruff)" for rule in rules_seen} == listed

@@ -253,3 +253,103 @@ def test_one_bad_input_among_several_writes_nothing(tmp_path: Path) -> None:
     result = run(good, bad)
     assert result.returncode == 2
     assert good.read_text(encoding="utf-8") == original
+
+
+# ---- what a rebuild from the source must not drop: attachments -------------------------
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+ATTACHED_SOURCE = "# %% [markdown]\n# # Схема\n#\n# ![схема](attachment:diagram.png)\n\n# %%\nx = 1\n"
+
+
+def paired_with_attachment(tmp_path: Path, *, attachments: dict | None = None, extra_cells: list | None = None) -> tuple[Path, Path]:
+    """A py:percent source whose Markdown cell shows an image, and its paired .ipynb holding the image."""
+    source = tmp_path / "paired.py"
+    source.write_text(ATTACHED_SOURCE, encoding="utf-8")
+    nb = rebuild_notebook.notebook_from_source(ATTACHED_SOURCE, source)
+    nb.cells[0]["attachments"] = attachments if attachments is not None else {
+        "diagram.png": {"image/png": PNG}, "unused.png": {"image/png": PNG}}
+    nb.cells.extend(nbformat.from_dict(cell) for cell in extra_cells or [])
+    target = tmp_path / "paired.ipynb"
+    target.write_text(dumps(nb), encoding="utf-8")
+    return source, target
+
+
+def test_rebuild_keeps_the_attachments_the_markdown_references(tmp_path: Path) -> None:
+    source, target = paired_with_attachment(tmp_path)
+    result = run(source)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(target.read_text(encoding="utf-8"))
+    nbformat.validate(data)
+    # the referenced image is kept byte for byte; the one nothing references is dropped, as Jupyter does on save
+    assert data["cells"][0]["attachments"] == {"diagram.png": {"image/png": PNG}}
+    assert run("--check", source).returncode == 0
+    written = target.read_bytes()
+    assert run(source).returncode == 0 and target.read_bytes() == written
+
+
+def test_an_edited_cell_finds_its_attachment_by_name(tmp_path: Path) -> None:
+    source, target = paired_with_attachment(tmp_path)
+    source.write_text(ATTACHED_SOURCE.replace("# # Схема", "# # Схема сети"), encoding="utf-8")
+    assert run(source).returncode == 0
+    data = json.loads(target.read_text(encoding="utf-8"))
+    assert data["cells"][0]["source"][0] == "# Схема сети\n"
+    assert data["cells"][0]["attachments"] == {"diagram.png": {"image/png": PNG}}
+
+
+@pytest.mark.parametrize("situation", ["no-such-attachment", "no-paired-notebook", "two-different-images"])
+def test_a_reference_that_cannot_be_kept_is_refused_and_nothing_changes(tmp_path: Path, situation: str) -> None:
+    other = {"cell_type": "markdown", "id": "other", "metadata": {}, "source": "![x](attachment:diagram.png)",
+             "attachments": {"diagram.png": {"image/png": PNG[:-8] + "AAAAAA=="}}}
+    source, target = paired_with_attachment(
+        tmp_path,
+        attachments={} if situation == "no-such-attachment" else None,
+        extra_cells=[other] if situation == "two-different-images" else None,
+    )
+    if situation == "two-different-images":  # the source's cell text no longer matches either cell exactly
+        source.write_text(ATTACHED_SOURCE.replace("# # Схема", "# # Новая схема"), encoding="utf-8")
+    if situation == "no-paired-notebook":
+        target.unlink()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    result = run(source)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"{source}: ") and "attachment:diagram.png" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_cell_metadata_lives_in_the_source_and_survives(source: Path) -> None:
+    nb = rebuild_notebook.rebuild(source)
+    assert [cell.metadata.get("tags") for cell in nb.cells] == [None, None, ["keep"], None]
+
+
+# ---- text encodings of the source ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "encode"), [
+    ("bom", lambda text: b"\xef\xbb\xbf" + text.encode()),
+    ("crlf", lambda text: text.replace("\n", "\r\n").encode()),
+    ("bom-crlf", lambda text: b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()),
+])
+def test_bom_and_crlf_sources_give_the_same_notebook(tmp_path: Path, name: str, encode) -> None:
+    plain = tmp_path / "plain.py"
+    plain.write_text(SOURCE, encoding="utf-8")
+    odd = tmp_path / f"{name}.py"
+    odd.write_bytes(encode(SOURCE))
+    nb = rebuild_notebook.rebuild(odd)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# Заголовок")
+    assert "\ufeff" not in dumps(nb) and "\r" not in dumps(nb)
+    assert dumps(nb) == dumps(rebuild_notebook.rebuild(plain))
+
+
+def test_a_bom_before_notebook_json_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "bom.ipynb"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(legacy_v4(4)).encode())
+    assert run(path).returncode == 0
+    assert_normalized(path)
+
+
+def test_a_rebuild_to_a_new_output_takes_attachments_from_the_paired_sibling(tmp_path: Path) -> None:
+    source, target = paired_with_attachment(tmp_path)
+    out = tmp_path / "elsewhere" / "copy.ipynb"
+    assert run(source, "-o", out).returncode == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["cells"][0]["attachments"] == {"diagram.png": {"image/png": PNG}}
