@@ -34,7 +34,7 @@ def cell_id(cell_type: str, source: str, seen: dict[str, int]) -> str:
     The id is the first 12 hex digits of SHA-1 over ``cell_type``, a NUL byte and ``source``;
     a cell whose type and text repeat an earlier cell's gets ``-2``, ``-3``, ... appended, so ids
     depend only on the content and order of cells, never on chance. ``seen`` (digest -> count)
-    is updated in place. Identical to ``rebuild_notebook.cell_id`` (a test keeps them equal).
+    is updated in place. ``rebuild_notebook`` imports this function: one id scheme for every tool.
     """
     digest = hashlib.sha1(f"{cell_type}\0{source}".encode()).hexdigest()[:12]
     seen[digest] = seen.get(digest, 0) + 1

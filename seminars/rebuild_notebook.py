@@ -42,7 +42,6 @@ Exit codes: 0 ok, 1 check failed, 2 bad input (one line on stderr naming the fil
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 import sys
 from collections.abc import Sequence
@@ -52,6 +51,7 @@ import nbformat
 from nbformat import NotebookNode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cell_ids import cell_id  # noqa: E402  (one content-derived id scheme for every tool)
 from nbio import (  # noqa: E402  (the folder is put on sys.path first so the script runs anywhere)
     EXIT_CHECK_FAILED,
     EXIT_OK,
@@ -88,18 +88,6 @@ _PERCENT_MARKER = re.compile(r"^# %%", re.MULTILINE)
 #: ``attachment:NAME`` as Markdown image/link targets and HTML ``src``/``href`` values use it.
 _ATTACHMENT_REF = re.compile(r"""(?:\]\(\s*<?|(?:src|href)\s*=\s*["']?)attachment:([^)\s"'>]+)""")
 BOM = "\ufeff"
-
-
-def cell_id(cell_type: str, source: str, seen: dict[str, int]) -> str:
-    """Return a content-derived cell id, unique within one notebook.
-
-    The id is the first 12 hex digits of SHA-1 over the cell type and its text. A cell whose
-    type and text repeat an earlier cell's gets ``-2``, ``-3``, ... appended, so ids depend
-    only on the content and order of cells, never on chance.
-    """
-    digest = hashlib.sha1(f"{cell_type}\0{source}".encode()).hexdigest()[:12]
-    seen[digest] = seen.get(digest, 0) + 1
-    return digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
 
 
 def _language(metadata: dict) -> str:
