@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import itertools
 import json
 import math
 import re
@@ -545,8 +546,12 @@ def test_part1_batching_speedup(executed: ExecutionResult) -> None:
     assert ns["speedup"] == ns["speedups"][-1] == ns["loop_seconds"][-1] / ns["batch_seconds"][-1]
     print(f"\n[benchmark] batching speedup at n = 350: {ns['speedup']:.0f}x (threshold 80x; margin {ns['speedup'] / 80:.2f}x)")
     assert ns["speedup"] >= 80
+    # the text says the speed-up grows with n: true for every row the table shows (n = 1 would be noise)
+    assert ns["bench_sizes"][0] >= 10
+    assert all(a < b for a, b in itertools.pairwise(ns["speedups"]))
     text = part1_text(executed)
     assert "потоков PyTorch: 1" in text and "логических ядер:" in text
+    assert f"ускорение {ns['speedup']:.0f}x; ускорение растёт с n: True" in text
 
 
 @pytest.mark.slow
@@ -1146,6 +1151,13 @@ def test_motivation_measures_finite_differences_against_backprop(executed: Execu
     assert ns["n_params"] == 10_501
     assert ns["fd_relative_error"] < 1e-5
     assert ns["fd_seconds"] > 100 * ns["backward_seconds"]
+    # in class: a measured sample of the first layer's 300 parameters, and an extrapolation labelled as one
+    assert ns["fd_sample_size"] == 300 and ns["fd_sample_relative_error"] < 1e-5
+    assert ns["fd_extrapolated_seconds"] == pytest.approx(ns["fd_sample_seconds"] * 10_501 / 300)
+    assert 0.2 < ns["fd_extrapolated_seconds"] / ns["fd_seconds"] < 5  # the estimate is of the right order
+    outputs = "".join(executed.text_output(i) for i in range(len(executed.notebook.cells)))
+    assert f"конечные разности по 300 параметрам: {ns['fd_sample_seconds']:.2f} с (измерено)" in outputs
+    assert f"оценка (экстраполяция) для всех 10501 параметров: {ns['fd_extrapolated_seconds']:.1f} с" in outputs
     print(f"\n[benchmark] backward {1e3 * ns['backward_seconds']:.2f} ms; finite differences over all "
           f"{ns['n_params']} parameters {ns['fd_seconds']:.1f} s; relative error {ns['fd_relative_error']:.1e}")
 
@@ -1603,6 +1615,8 @@ SELF_STUDY = "Для самостоятельного изучения"
 PLAN_ROW = re.compile(r"^\|\s*(?P<title>[^|*][^|]*?)\s*\|\s*(?P<what>[^|]*?)\s*\|\s*(?P<minutes>\d+) мин\s*\|\s*(?P<until>\d+)\s*\|\s*$")
 #: The longest a pair may take (minutes), blitz selection included.
 PAIR_MINUTES = 90
+#: Minutes of the pair the plan leaves for the audience's questions (not planned for content).
+RESERVE_MINUTES = 10
 README = Path(__file__).resolve().parent / "README.md"
 
 
@@ -1622,7 +1636,9 @@ def test_plan_gives_minutes_for_every_in_class_section_within_a_pair(seminar_nb:
     rows = notebook_plan(seminar_nb)
     total = sum(minutes for _, _, minutes, _ in rows)
     print(f"\n[benchmark] in-class plan: {total} min of {PAIR_MINUTES} ({len(rows)} sections)")
-    assert total <= PAIR_MINUTES
+    assert total <= PAIR_MINUTES - RESERVE_MINUTES, "the plan must leave real time for questions"
+    intro = seminar_nb.cells[0].source
+    assert f"{total} минут" in intro and f"{PAIR_MINUTES - total} минут пары — запас на вопросы" in intro
     elapsed = 0
     for title, _, minutes, until in rows:  # the running clock the instructor follows is consistent
         assert minutes >= 1, title
@@ -1667,6 +1683,88 @@ def test_self_study_parts_are_marked_subsections_that_still_run(seminar_nb: Note
     assert "самостоятельной работы" in exercises_cell
 
 
+def in_class_parts(nb: NotebookNode) -> list[tuple[int, bool, str]]:
+    """(cell index, on the in-class path?, text) for every cell before the blitz, split at headings.
+
+    A heading with «Для самостоятельного изучения» opens a self-study part; the next heading of the
+    same or a higher level without it closes the part (a deeper heading stays inside it).
+    """
+    parts: list[tuple[int, bool, str]] = []
+    open_level: int | None = None  # level of the self-study heading we are under, if any
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and cell.source.startswith(BLITZ_HEADING):
+            break
+        if cell.cell_type != "markdown":
+            parts.append((index, open_level is None, cell.source))
+            continue
+        chunk: list[str] = []
+        for line in cell.source.splitlines():
+            heading = re.match(r"^(#+) ", line)
+            if heading:
+                parts.append((index, open_level is None, "\n".join(chunk)))
+                chunk = []
+                level = len(heading[1])
+                if SELF_STUDY in line and (open_level is None or level <= open_level):
+                    open_level = level
+                elif SELF_STUDY not in line and open_level is not None and level <= open_level:
+                    open_level = None
+            chunk.append(line)
+        parts.append((index, open_level is None, "\n".join(chunk)))
+    return parts
+
+
+def defined_names(source: str) -> set[str]:
+    """Names a code cell binds at top level: functions, classes, imports and assignment targets."""
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        else:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.add(sub.id)
+    return names
+
+
+def test_in_class_code_uses_nothing_that_only_self_study_explains(seminar_nb: NotebookNode) -> None:
+    """A helper defined in a self-study cell may run in class only if the in-class text names it first."""
+    in_class_defined: set[str] = set()
+    self_study_only: set[str] = set()
+    said = ""  # the in-class prose so far
+    in_class_cells = 0
+    for index, in_class, text in in_class_parts(seminar_nb):
+        cell = seminar_nb.cells[index]
+        if cell.cell_type == "markdown":
+            if in_class:
+                said += text
+            continue
+        names = defined_names(cell.source)
+        if not in_class:
+            self_study_only |= names - in_class_defined
+            continue
+        in_class_cells += 1
+        tree = ast.parse(cell.source)
+        local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        local |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        for name in sorted((used & self_study_only) - in_class_defined - names - local):
+            assert f"`{name}" in said, f"cell {index} uses {name}, defined only in a self-study part and never named in class"
+        in_class_defined |= names
+    assert in_class_cells >= 40 and len(self_study_only) >= 20
+
+
+def test_self_study_holds_the_depth_the_reader_timed(seminar_nb: NotebookNode) -> None:
+    """The parts a fresh reader found too long for the pair stay out of the in-class path."""
+    in_class = "\n".join(text for _, on_path, text in in_class_parts(seminar_nb) if on_path)
+    for deep in ("torch.autograd.grad((w_demo", "| Основной объект |", "SIGMOID_COMPENSATED_EPOCHS = ", "first_layer_grad_norm = {}",
+                 "sigmoid_init_stats: dict", "topological_sort_recursive(deep)", "def topological_sort(root", "__slots__ убирает",
+                 "grad_numeric = finite_difference_param_grad(", "jacobian_by_hand =", "torch.sin(x_t**2)", "def median_seconds(",
+                 "hinge_grad_fd_rel_error =", "mlp_formula_rel_error =", "check_gradient(\"∇_ŷ MSE", "w.grad = None\n(2 * w)"):
+        assert deep not in in_class, f"{deep!r} is on the in-class path"
+
+
 def first_code_index(nb: NotebookNode, pattern: str) -> int:
     """Index of the first code cell whose source matches the regular expression."""
     return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and re.search(pattern, c.source))
@@ -1678,13 +1776,17 @@ def first_markdown_index(nb: NotebookNode, pattern: str) -> int:
 
 
 def test_autograd_api_is_explained_before_its_first_use(seminar_nb: NotebookNode) -> None:
-    box = first_markdown_index(seminar_nb, r"### 1\.6\. Autograd")
-    text = seminar_nb.cells[box].source
-    for term in ("requires_grad", ".backward()", ".grad", "накапливается", "zero_grad", "torch.no_grad()", "detach",
-                 "torch.autograd.grad", "retain_graph", "Вычислительный граф"):
+    """The in-class box (1.5) explains the basics; its self-study sequel (1.6) the other three tools."""
+    box = first_markdown_index(seminar_nb, r"### 1\.5\. Autograd")
+    text = seminar_nb.cells[box].source.split("### 1.5. Autograd", 1)[1]
+    for term in ("requires_grad", ".backward()", ".grad", "накапливается", "zero_grad", "torch.no_grad()", "Вычислительный граф"):
         assert term in text, f"the autograd box does not explain {term}"
-    first_use = first_code_index(seminar_nb, r"requires_grad|\.backward\(|no_grad|\.detach\(|torch\.autograd|zero_grad")
+    first_use = first_code_index(seminar_nb, r"requires_grad|\.backward\(|no_grad|torch\.autograd|zero_grad")
     assert first_use > box, f"autograd is used in cell {first_use}, before it is explained in cell {box}"
+    sequel = first_markdown_index(seminar_nb, rf"### 1\.6\. {SELF_STUDY}: `detach`")
+    for term in ("detach", "torch.autograd.grad", "retain_graph", "вычислительного графа"):
+        assert term in seminar_nb.cells[sequel].source, f"1.6 does not explain {term}"
+    assert box < sequel < first_code_index(seminar_nb, r"\.detach\(|torch\.autograd\.grad|retain_graph")
 
 
 def test_terms_are_defined_before_they_are_used(seminar_nb: NotebookNode) -> None:
