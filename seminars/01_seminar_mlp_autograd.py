@@ -338,6 +338,7 @@ print("шаг под no_grad: w =", [round(v, 4) for v in w_demo.tolist()])
 #   `loss.backward()` ничего не возвращает, а прибавляет к `.grad`.
 
 # %%
+w_demo = torch.tensor([1.0, -2.0], requires_grad=True)  # снова тот же «параметр», что до шага
 loss_demo = (w_demo @ x_demo) ** 2
 loss_demo.backward(retain_graph=True)  # retain_graph: пройдём этот граф ещё раз
 loss_demo.backward()
@@ -1536,10 +1537,11 @@ fd_sample_seconds = time.perf_counter() - start
 fd_sample_size = grad_numeric_sample.numel()
 fd_sample_relative_error = relative_error(grad_numeric_sample, grad_backprop[:fd_sample_size])
 fd_extrapolated_seconds = fd_sample_seconds * grad_backprop.numel() / fd_sample_size
+fd_extrapolated_ratio = float(f"{fd_extrapolated_seconds / backward_seconds:.2g}")  # оценка: два значащих знака
 print(f"конечные разности по {fd_sample_size} параметрам: {fd_sample_seconds:.2f} с (измерено); "
       f"относительная ошибка против backprop {fd_sample_relative_error:.1e}")
 print(f"оценка (экстраполяция) для всех {grad_backprop.numel()} параметров: {fd_extrapolated_seconds:.1f} с — "
-      f"примерно в {fd_extrapolated_seconds / backward_seconds:,.0f} раз дольше одного backward".replace(",", " "))
+      f"примерно в {fd_extrapolated_ratio:,.0f} раз дольше одного backward".replace(",", " "))
 
 # %% [markdown]
 # Градиенты совпадают (значит, backprop считает ту же производную), но конечные разности
