@@ -1615,8 +1615,10 @@ SELF_STUDY = "Для самостоятельного изучения"
 PLAN_ROW = re.compile(r"^\|\s*(?P<title>[^|*][^|]*?)\s*\|\s*(?P<what>[^|]*?)\s*\|\s*(?P<minutes>\d+) мин\s*\|\s*(?P<until>\d+)\s*\|\s*$")
 #: The longest a pair may take (minutes), blitz selection included.
 PAIR_MINUTES = 90
-#: Minutes of the pair the plan leaves for the audience's questions (not planned for content).
-RESERVE_MINUTES = 10
+#: Minutes of the pair the plan leaves for the audience's questions (not planned for content). The plan's
+#: minutes are a realistic live estimate (a fresh instructor's scale: questions to the audience and pauses
+#: for answers included), so the reserve is the rest of the pair, at least this much.
+RESERVE_MINUTES = 5
 README = Path(__file__).resolve().parent / "README.md"
 
 
