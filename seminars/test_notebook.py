@@ -20,8 +20,8 @@ import re
 import sys
 import textwrap
 import types
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
