@@ -1826,7 +1826,7 @@ def test_in_class_code_uses_nothing_that_only_self_study_explains(seminar_nb: No
                 rests_on = (free_names(self_study_defs[name]) & self_study_only) - in_class_defined - {name}
                 assert not rests_on, f"cell {index} runs {name}, which rests on self-study {sorted(rests_on)}"
         in_class_defined |= names
-    assert in_class_cells >= 30 and len(self_study_only) >= 20
+    assert in_class_cells >= 25 and len(self_study_only) >= 20  # the parser sees both paths
 
 
 def self_study_only_names(nb: NotebookNode) -> set[str]:
@@ -1901,17 +1901,25 @@ def test_self_study_holds_the_depth_the_reader_timed(seminar_nb: NotebookNode) -
 
 #: Bounds on the size of the in-class path, per planned minute of its section (issue 11). Calibration:
 #: three fresh instructors timed the in-class path at 135, 108 and 126 minutes; the 126-minute version
-#: measured 3468 words of prose, 533 code lines, 44 code cells and 19 questions to the audience, against a
-#: plan of 77 minutes (about 45 words and 6.9 code lines per planned minute). The bounds below are what a
-#: realistic plan allows: they fail as soon as an edit grows a section without giving it minutes.
-WORDS_PER_MINUTE = 45  # in-class prose of one section (words), per planned minute
-SUMMARY_WORDS_PER_MINUTE = 120  # a summary is read out, not discussed
-CODE_LINES_PER_MINUTE = 15  # non-blank, non-comment in-class code lines of one section, per planned minute
+#: (commit 0f11ab8) measures, by in_class_size, 3254 words of prose, 533 code lines, 44 code cells and 22
+#: questions to the audience for a plan of 82 minutes: 26 words, 4.2 code lines and 0.35 cells per minute
+#: the reader actually took. The totals below hold the path to that reader's pace, so the plan's minutes
+#: are honest; the per-section bounds fail as soon as an edit grows a section without giving it minutes
+#: (that version fails them: section I.1 had 479 words for 8 minutes).
+WORDS_PER_MINUTE = 36  # in-class prose of one section (words), per planned minute
+SUMMARY_WORDS_PER_MINUTE = 70  # a summary is read out, not discussed
+CODE_LINES_PER_MINUTE = 13  # non-blank, non-comment in-class code lines of one section, per planned minute
+SETUP_CODE_LINES_PER_MINUTE = 20  # «Подготовка»: imports and version prints, run rather than read
 MAX_CODE_CELLS = 3  # «одна идея и не больше трёх ячеек кода» (the plan's promise)
 MAX_QUESTIONS = 2  # questions to the audience in one section
-TOTAL_WORDS_PER_MINUTE = 35  # the whole in-class path, per planned minute of the pair
-TOTAL_CODE_LINES_PER_MINUTE = 6.5
-TOTAL_CODE_CELLS_PER_MINUTE = 0.45
+#: The whole in-class path at the pace the 126-minute reader actually went (see above): words, cells and
+#: questions with about 5% slack, so a path within these totals takes about its planned minutes on that
+#: reader's scale; code lines are looser (5.6 against 4.2 per minute), as the imports and the bodies of
+#: `train` and `Value` are run and skimmed, not read line by line.
+TOTAL_WORDS_PER_MINUTE = 27
+TOTAL_CODE_LINES_PER_MINUTE = 5.6
+TOTAL_CODE_CELLS_PER_MINUTE = 0.36
+TOTAL_QUESTIONS_PER_MINUTE = 0.2
 
 
 @dataclass
@@ -1971,12 +1979,14 @@ def test_in_class_path_size_fits_its_minutes(seminar_nb: NotebookNode) -> None:
     for s in sizes:
         per_minute = SUMMARY_WORDS_PER_MINUTE if "Резюме" in s.title else WORDS_PER_MINUTE
         assert s.words <= per_minute * s.minutes, f"{s.title}: {s.words} words of in-class prose for {s.minutes} min"
-        assert s.code_lines <= CODE_LINES_PER_MINUTE * s.minutes, f"{s.title}: {s.code_lines} in-class code lines for {s.minutes} min"
+        lines_per_minute = SETUP_CODE_LINES_PER_MINUTE if s.title == "Подготовка" else CODE_LINES_PER_MINUTE
+        assert s.code_lines <= lines_per_minute * s.minutes, f"{s.title}: {s.code_lines} in-class code lines for {s.minutes} min"
         assert s.code_cells <= MAX_CODE_CELLS, f"{s.title}: {s.code_cells} in-class code cells, the plan promises at most {MAX_CODE_CELLS}"
         assert s.questions <= min(MAX_QUESTIONS if s.title != "Блиц-вопросы" else 6, s.minutes), f"{s.title}: {s.questions} questions"
     assert total.words <= TOTAL_WORDS_PER_MINUTE * total.minutes
     assert total.code_lines <= TOTAL_CODE_LINES_PER_MINUTE * total.minutes
     assert total.code_cells <= TOTAL_CODE_CELLS_PER_MINUTE * total.minutes
+    assert total.questions <= TOTAL_QUESTIONS_PER_MINUTE * total.minutes
     intro = seminar_nb.cells[0].source
     assert f"не больше {['', 'одной', 'двух', 'трёх'][MAX_CODE_CELLS]} ячеек кода" in " ".join(intro.split())
 
