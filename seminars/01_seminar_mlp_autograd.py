@@ -311,7 +311,7 @@ x_demo = torch.tensor([3.0, 4.0])  # данные: градиент по ним 
 loss_demo = (w_demo @ x_demo) ** 2  # граф: w -> dot -> pow; loss_demo.grad_fn помнит pow
 loss_demo.backward()
 ((w_demo @ x_demo) ** 2).backward()  # тот же L, новый граф
-print("после двух backward: w.grad =", w_demo.grad.tolist(), "= 2 × формула 2 (w·x) x — градиент накопился")
+print("после двух backward: w.grad =", w_demo.grad.tolist(), "| 2 × формула 2 (w·x) x:", (4 * (w_demo @ x_demo) * x_demo).tolist())
 w_demo.grad = None  # обнуляем градиент
 ((w_demo @ x_demo) ** 2).backward()
 try:
