@@ -1914,7 +1914,7 @@ def test_self_study_holds_the_depth_the_reader_timed(seminar_nb: NotebookNode) -
 #: A fourth fresh reader timed the version of commit 93bc6b5 (2223 words, 457 code lines, 29 cells, 15
 #: questions; plan 84 min) at about 95 min: 23 words, 0.31 cells and 0.16 questions per reader-minute.
 #: The plan was then re-made on that reader's scale (85 min, each unchanged section at least the reader's
-#: figure) and the totals tightened to the re-planned path (2090 words, 451 lines, 28 cells, 15 questions).
+#: figure) and the totals tightened to the re-planned path (2057 words, 451 lines, 28 cells, 15 questions).
 WORDS_PER_MINUTE = 36  # in-class prose of one section (words), per planned minute
 SUMMARY_WORDS_PER_MINUTE = 70  # a summary is read out, not discussed
 CODE_LINES_PER_MINUTE = 11  # non-blank, non-comment in-class code lines of one section, per planned minute
