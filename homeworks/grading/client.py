@@ -31,12 +31,16 @@ from grading.sandbox import (
     start_unsandboxed,
 )
 
-#: Seconds for starting Python in the sandbox and importing torch and the ops module, on top of
-#: the homework's per-test limit for the student's import.
+#: Seconds for starting Python in the sandbox and importing torch and the ops module (before
+#: the student's import, which gets the homework's per-test limit, at least MIN_IMPORT_S).
 STARTUP_ALLOWANCE_S = 60.0
+#: Least seconds the student's module gets for its import (else the per-test limit).
+MIN_IMPORT_S = 10.0
 #: Most worker starts per grading: after that many crashes/timeouts the remaining calls fail
 #: at once (a submission that kills its worker in every test must not cost minutes per test).
 MAX_STARTS = 6
+#: Seconds between checks whether the worker process is still alive while waiting for it.
+POLL_S = 0.05
 #: Bytes of the worker's stderr kept (the rest is dropped).
 STDERR_LIMIT = 64 * 1024
 
@@ -201,7 +205,11 @@ class Worker:
         self._buffer = b""
         self._stderr_thread = threading.Thread(target=self._drain_stderr, args=(self._process,), daemon=True)
         self._stderr_thread.start()
-        message = self._receive(0, STARTUP_ALLOWANCE_S + self.timeout, starting=True)
+        ready = self._receive(-1, STARTUP_ALLOWANCE_S, phase="boot")
+        if ready != {"id": -1, "ok": True, "result": {"ready": self.ops}}:
+            self._phase = "boot"
+            self._fail("protocol", "процесс решения прислал неожиданный ответ при запуске")
+        message = self._receive(0, max(self.timeout, MIN_IMPORT_S), phase="import")
         if not message["ok"]:
             error = message["error"]
             self._import_error = (f"не удалось импортировать {self.module}.py: "
@@ -209,6 +217,7 @@ class Worker:
             self.close()
             raise WorkerError("import", self._import_error)
         if message["result"] != {"import": "ok"}:
+            self._phase = "import"
             self._fail("protocol", "процесс решения прислал неожиданный ответ при запуске")
 
     def _drain_stderr(self, process: subprocess.Popen[bytes]) -> None:
@@ -244,17 +253,23 @@ class Worker:
     def _fail(self, kind: str, message: str) -> None:
         if kind == "crash":
             message = self._death_message() if not message else message
+        phase = self._phase
         self.close()
-        if kind in ("timeout", "crash", "protocol") and self._import_error is None and self._phase_starting:
+        if phase == "boot":  # before the student's code ran: the grader or the sandbox is broken
+            lines = [line for line in self.stderr.strip().splitlines() if line.strip()]
+            detail = lines[-1].strip() if lines else message
+            self._given_up = f"не удалось запустить процесс решения (ошибка проверяющей системы): {detail}"
+            raise WorkerError(kind, self._given_up)
+        if phase == "import" and self._import_error is None:
             self._import_error = f"не удалось импортировать {self.module}.py: {message}"
             raise WorkerError("import", self._import_error)
         raise WorkerError(kind, message)
 
-    _phase_starting = False
+    _phase: str | None = None
 
-    def _receive(self, request_id: int, limit: float, starting: bool = False) -> dict[str, Any]:
+    def _receive(self, request_id: int, limit: float, phase: str | None = None) -> dict[str, Any]:
         """Read one response line within ``limit`` seconds and validate it."""
-        self._phase_starting = starting
+        self._phase = phase
         try:
             line = self._read_line(limit)
             try:
@@ -263,9 +278,15 @@ class Worker:
                 self._fail("protocol", f"процесс решения нарушил протокол обмена: {exc}")
                 raise AssertionError("unreachable") from None
         finally:
-            self._phase_starting = False
+            self._phase = None
 
     def _read_line(self, limit: float) -> bytes:
+        """The next response line, within ``limit`` seconds.
+
+        End of output is not a reliable sign of death (children the student forked may hold the
+        pipe), so the started process is polled too: when it has ended, what is already in the
+        pipe is read and, without a complete line, the call fails as a crash.
+        """
         process = self._process
         assert process is not None and process.stdout is not None
         fd = process.stdout.fileno()
@@ -277,9 +298,12 @@ class Worker:
                     self._fail("protocol", "процесс решения прислал слишком длинный ответ")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    what = "запуска решения" if self._phase_starting else "ответа решения"
+                    what = "ответа решения" if self._phase is None else "запуска решения"
                     self._fail("timeout", f"превышено время ожидания {what}: {limit:g} с")
-                if not selector.select(remaining):
+                ended = process.poll() is not None
+                if not selector.select(0 if ended else min(remaining, POLL_S)):
+                    if ended:
+                        self._fail("crash", "")
                     continue
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:

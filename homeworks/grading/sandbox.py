@@ -251,6 +251,7 @@ class Sandbox:
             argv += ["--chdir", "/tmp"]
         for key, value in env.items():
             argv += ["--setenv", key, value]
+        argv += ["--remount-ro", "/"]  # the sandbox's own root; /tmp stays the only writable place
         return [*argv, "--", *command]
 
     def start(self, command: list[str], *, env: dict[str, str] | None = None, stdin: int | None = subprocess.PIPE,

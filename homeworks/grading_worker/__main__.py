@@ -5,10 +5,12 @@ Order of events:
 1. Move the protocol pipe (stdin/stdout as started by the judge) to private descriptors, point
    fd 0 at ``/dev/null`` and fd 1 at fd 2, so that ``print`` in student code goes to stderr
    (kept, capped, by the judge) and cannot be mistaken for a response.
-2. Import the ops module ``grading_worker.<ops>`` (torch etc. come with it), then the student's
-   module from ``<module>.py`` in the working directory, by file path; the working directory is
-   not put on ``sys.path``. Send ``{"id": 0, "ok": ..., "result": {"import": "ok"}}`` or the
-   import error (type and one-line message, the line number in the student's file, no paths).
+2. Import the ops module ``grading_worker.<ops>`` (torch etc. come with it) and send
+   ``{"id": -1, "ok": true, "result": {"ready": OPS}}``; then import the student's module from
+   ``<module>.py`` in the working directory, by file path (the working directory is not put on
+   ``sys.path``), and send ``{"id": 0, "ok": ..., "result": {"import": "ok"}}`` or the import
+   error (type and one-line message, the line number in the student's file, no paths). The judge
+   times the two phases separately (start-up allowance, then the homework's per-test limit).
 3. Serve ``{"id": N, "op": NAME, "params": {...}}`` until end of input: call
    ``OPS[NAME](module, params)`` and send its result, or ``{"ok": false, "error": {...}}`` when it
    raises (``SystemExit`` included; ``os._exit`` in student code raises too).
@@ -35,7 +37,14 @@ class StudentExit(SystemExit):
     """Raised instead of ending the process when student code calls ``os._exit``."""
 
 
+_MAIN_PID = os.getpid()
+_REAL_EXIT = os._exit
+
+
 def _guarded_exit(status: int = 0) -> None:
+    """``os._exit`` for student code: raises in the worker's own process, exits in forked children."""
+    if os.getpid() != _MAIN_PID:
+        _REAL_EXIT(status)
     raise StudentExit(f"os._exit({status!r})")
 
 
@@ -114,10 +123,14 @@ def _import_student(module_name: str, filename: str) -> Any:
 
 def serve(module_name: str, ops_name: str, filename: str) -> int:
     """Import and serve; return the exit code (0 at end of input)."""
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
     reader, writer = _private_pipes()
-    os._exit, real_exit = _guarded_exit, os._exit  # type: ignore[assignment]
+    real_exit = _REAL_EXIT
+    os._exit = _guarded_exit  # type: ignore[assignment]
     ops_module = importlib.import_module(f"grading_worker.{ops_name}")
     ops: dict[str, Callable[[Any, dict[str, Any]], Any]] = ops_module.OPS
+    _send(writer, {"id": -1, "ok": True, "result": {"ready": ops_name}})  # the student's import starts now
     try:
         module = _import_student(module_name, filename)
     except BaseException as exc:  # noqa: BLE001 - any failure of untrusted code is reported
