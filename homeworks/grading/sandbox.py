@@ -284,7 +284,8 @@ class Sandbox:
         return self.process
 
     # -- the end ---------------------------------------------------------------------------
-    def _pids(self) -> set[int]:
+    def pids(self) -> set[int]:
+        """Process ids in the sandbox's cgroups (as seen from outside)."""
         pids: set[int] = set()
         for group in self.cgroups:
             try:
@@ -308,7 +309,7 @@ class Sandbox:
                 except OSError:
                     pass
         while True:
-            pids = self._pids()
+            pids = self.pids()
             if not pids or time.monotonic() > deadline:
                 break
             for pid in pids:
