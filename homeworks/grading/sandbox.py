@@ -239,10 +239,11 @@ class Sandbox:
         for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf"):
             if Path(etc).exists():
                 argv += ["--ro-bind", etc, etc]
-        for source, target in mounts:
-            argv += ["--ro-bind", source, target]
+        # The private /tmp first: a Python or venv that lives under /tmp is bound on top of it.
         argv += ["--proc", "/proc", "--dev", "/dev",
                  "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
+        for source, target in mounts:
+            argv += ["--ro-bind", source, target]
         if self.worker_lib is not None:
             argv += ["--ro-bind", str(self.worker_lib), GRADER_MOUNT]
         if self.submission is not None:
