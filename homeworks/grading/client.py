@@ -133,13 +133,9 @@ class Worker:
             data = encode({"id": request_id, "op": op, "params": params})
         except ProtocolError as exc:  # a judge bug: parameters outside the format
             raise TypeError(f"cannot send parameters of {op!r}: {exc}") from None
-        try:
-            assert self._process.stdin is not None
-            self._process.stdin.write(data)
-            self._process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            self._fail("crash", self._death_message())
-        message = self._receive(request_id, limit)
+        deadline = time.monotonic() + limit
+        self._write(data, deadline, limit)
+        message = self._receive(request_id, max(0.0, deadline - time.monotonic()), shown_limit=limit)
         if message["ok"]:
             return message["result"]
         error = message["error"]
@@ -292,11 +288,36 @@ class Worker:
 
     _phase: str | None = None
 
-    def _receive(self, request_id: int, limit: float, phase: str | None = None) -> dict[str, Any]:
+    def _write(self, data: bytes, deadline: float, limit: float) -> None:
+        """Send a request before ``deadline``; a worker that stops reading times out like a hang."""
+        process = self._process
+        assert process is not None and process.stdin is not None
+        fd = process.stdin.fileno()
+        os.set_blocking(fd, False)
+        view = memoryview(data)
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_WRITE)
+            while view:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._fail("timeout", f"превышено время ожидания ответа решения: {limit:g} с")
+                if not selector.select(min(remaining, POLL_S)):
+                    if process.poll() is not None:
+                        self._fail("crash", "")
+                    continue
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    continue
+                except OSError:  # EPIPE: the worker is gone
+                    self._fail("crash", "")
+
+    def _receive(self, request_id: int, limit: float, phase: str | None = None,
+                 shown_limit: float | None = None) -> dict[str, Any]:
         """Read one response line within ``limit`` seconds and validate it."""
         self._phase = phase
         try:
-            line = self._read_line(limit)
+            line = self._read_line(limit, limit if shown_limit is None else shown_limit)
             try:
                 return check_response(decode(line), request_id)
             except ProtocolError as exc:
@@ -305,7 +326,7 @@ class Worker:
         finally:
             self._phase = None
 
-    def _read_line(self, limit: float) -> bytes:
+    def _read_line(self, limit: float, shown_limit: float) -> bytes:
         """The next response line, within ``limit`` seconds.
 
         End of output is not a reliable sign of death (children the student forked may hold the
@@ -324,7 +345,7 @@ class Worker:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     what = "ответа решения" if self._phase is None else "запуска решения"
-                    self._fail("timeout", f"превышено время ожидания {what}: {limit:g} с")
+                    self._fail("timeout", f"превышено время ожидания {what}: {shown_limit:g} с")
                 ended = process.poll() is not None
                 if not selector.select(0 if ended else min(remaining, POLL_S)):
                     if ended:
