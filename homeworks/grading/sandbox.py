@@ -155,6 +155,10 @@ def _python_paths() -> list[tuple[Path, Path]]:
         real = Path(prefix).resolve()
         for destination in (Path(os.path.abspath(prefix)), real):
             pairs.setdefault(destination, real)
+    homeworks = Path(__file__).resolve().parent.parent
+    for source in pairs.values():
+        if homeworks.is_relative_to(source):  # binding it would show the reference solutions
+            raise OSError(f"the Python installation {source} contains the homework folder {homeworks}")
     # Drop destinations inside another one that is bound from the matching source anyway.
     kept: dict[Path, Path] = {}
     for destination in sorted(pairs, key=lambda p: len(p.parts)):
@@ -209,9 +213,10 @@ class Sandbox:
                 else:
                     (group / "pids.max").write_text(str(self.limits.pids))
         elif self.version == 2:
-            parent = CGROUP_ROOT / _own_cgroup("").lstrip("/")
-            if parent != CGROUP_ROOT:
-                parent = CGROUP_ROOT  # the no-internal-processes rule: use the root's children
+            # Children of the root: the no-internal-processes rule forbids controllers below a
+            # cgroup that holds processes (ours). Where even that fails (a container whose cgroup
+            # namespace root holds its processes), the probe fails and isolation is "none".
+            parent = CGROUP_ROOT
             control = parent / "cgroup.subtree_control"
             enabled = control.read_text().split()
             for controller in ("memory", "pids"):
