@@ -137,8 +137,14 @@ class Worker:
         except ProtocolError as exc:  # a judge bug: parameters outside the format
             raise TypeError(f"cannot send parameters of {op!r}: {exc}") from None
         deadline = time.monotonic() + limit
-        self._write(data, deadline, limit)
-        message = self._receive(request_id, max(0.0, deadline - time.monotonic()), shown_limit=limit)
+        try:
+            self._write(data, deadline, limit)
+            message = self._receive(request_id, max(0.0, deadline - time.monotonic()), shown_limit=limit)
+        except WorkerError:
+            raise
+        except BaseException:  # e.g. the judge's own safety timeout: the answer would arrive late
+            self.close()
+            raise
         if message["ok"]:
             return message["result"]
         error = message["error"]
