@@ -29,10 +29,9 @@ from types import ModuleType
 from typing import Any
 
 import torch
+from grading_worker.recorder import record_aten_ops
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
-
-from grading_worker.recorder import record_aten_ops
 
 #: Classes the judge may ask for (the eight ``My*`` modules of the statement).
 ACTIVATIONS: frozenset[str] = frozenset(

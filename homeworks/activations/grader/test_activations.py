@@ -136,32 +136,35 @@ def describe(case: Case, kwargs: Mapping[str, float], dtype: torch.dtype) -> str
 RULE_BUILTINS = "готовые функции активации запрещены"
 RULE_AUTOGRAD = "автоматическое дифференцирование в решении запрещено (backward пишется вручную)"
 
-#: Built-in activations and their relatives: forbidden as names (any alias, import or reference).
+#: Built-in activations and their relatives (functional names, tensor methods, ``torch.nn`` modules).
+BUILTIN_ACTIVATIONS = (
+    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_", "celu", "celu_",
+    "gelu", "silu", "mish", "softplus", "sigmoid", "sigmoid_", "tanh", "tanh_", "hardtanh", "hardtanh_",
+    "hardsigmoid", "hardswish", "logsigmoid", "log_sigmoid", "softmax", "log_softmax", "softmin", "softsign",
+    "tanhshrink", "threshold", "threshold_", "rrelu", "rrelu_", "glu", "prelu", "hardshrink", "softshrink",
+    "logit", "logit_", "expit", "ndtr", "log_ndtr", "logaddexp", "logaddexp2", "logsumexp",
+    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Softplus", "Sigmoid",
+    "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softmax", "LogSoftmax", "Softmin",
+    "Softsign", "Tanhshrink", "Threshold", "RReLU", "PReLU", "GLU", "Hardshrink", "Softshrink",
+)
+#: Autograd inside the submission: it would compute the derivative instead of the student.
+AUTOGRAD = ("torch.autograd.grad", "torch.autograd.backward", "torch.autograd.functional",
+            "torch.autograd.forward_ad", "torch.autograd.gradcheck", "torch.autograd.grad_mode",
+            "torch.autograd.enable_grad", "torch.autograd.set_grad_enabled", "torch.enable_grad",
+            "torch.set_grad_enabled", "torch.func", "torch.vmap")
+#: Forbidden as names (any alias, import or reference), with the rule each one breaks.
 FORBIDDEN_NAMES: dict[str, str] = {
-    **{f"torch.nn.functional.{name}": RULE_BUILTINS for name in (
-        "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_", "celu", "celu_",
-        "gelu", "silu", "mish", "softplus", "sigmoid", "tanh", "hardtanh", "hardtanh_", "hardsigmoid",
-        "hardswish", "logsigmoid", "softmax", "log_softmax", "softmin", "softsign", "tanhshrink",
-        "threshold", "threshold_", "rrelu", "rrelu_", "glu", "prelu", "hardshrink", "softshrink")},
-    **{f"torch.{name}": RULE_BUILTINS for name in (
-        "relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "selu", "selu_", "celu", "celu_", "rrelu",
-        "rrelu_", "prelu", "threshold", "threshold_", "hardshrink", "softmax", "log_softmax", "logit",
-        "logit_", "logaddexp", "logaddexp2", "logsumexp", "special", "_C", "nn.modules.activation")},
-    **{f"torch.nn.{name}": RULE_BUILTINS for name in (
-        "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Softplus", "Sigmoid",
-        "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softmax", "LogSoftmax", "Softmin",
-        "Softsign", "Tanhshrink", "Threshold", "RReLU", "PReLU", "GLU", "Hardshrink", "Softshrink")},
-    **{name: RULE_AUTOGRAD for name in (
-        "torch.autograd.grad", "torch.autograd.backward", "torch.autograd.functional",
-        "torch.autograd.forward_ad", "torch.autograd.gradcheck", "torch.autograd.grad_mode",
-        "torch.autograd.enable_grad", "torch.autograd.set_grad_enabled", "torch.enable_grad",
-        "torch.set_grad_enabled", "torch.func", "torch.vmap")},
+    **{f"torch.nn.functional.{name}": RULE_BUILTINS for name in BUILTIN_ACTIVATIONS},
+    **{f"torch.{name}": RULE_BUILTINS for name in BUILTIN_ACTIVATIONS},
+    **{f"torch.nn.{name}": RULE_BUILTINS for name in BUILTIN_ACTIVATIONS},
+    "torch.special": RULE_BUILTINS,
+    "torch.nn.modules.activation": RULE_BUILTINS,
+    **{name: RULE_AUTOGRAD for name in AUTOGRAD},
 }
-#: Tensor methods (``x.sigmoid()``), forbidden as attribute names on any object.
+#: Forbidden as attribute names on any object: ``x.sigmoid()``, ``F.gelu`` under any alias of ``F``.
 FORBIDDEN_ATTRIBUTES: dict[str, str] = {
-    **{name: RULE_BUILTINS for name in (
-        "relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "softmax", "log_softmax", "logit", "logit_",
-        "logaddexp", "logaddexp2", "logsumexp", "special")},
+    # (not ``threshold``: Softplus keeps its own ``self.threshold``/``ctx.threshold``)
+    **{name: RULE_BUILTINS for name in (*BUILTIN_ACTIVATIONS, "special") if not name.startswith("threshold")},
     **{name: RULE_AUTOGRAD for name in ("backward", "requires_grad_", "enable_grad", "set_grad_enabled")},
 }
 #: Modules the submission may import, with the names it may import from them (None: any).
