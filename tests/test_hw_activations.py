@@ -9,6 +9,7 @@ it. All submissions are graded once per session, two at a time (the machine has 
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,18 +62,32 @@ def appended(code: str) -> tuple[tuple[str, str], ...]:
     return ((LAST_LINE, LAST_LINE + "\n\n" + code.strip("\n") + "\n"),)
 
 
-def patch_all(forward: str, backward: str) -> str:
-    """Module-level code that replaces forward and backward of all eight Functions."""
-    return (f"{forward.strip()}\n\n\n{backward.strip()}\n\n\n"
-            f"for _cls in ({', '.join(FUNCTIONS)}):\n"
-            "    _cls.forward = staticmethod(_stub_forward)\n"
-            "    _cls.backward = staticmethod(_stub_backward)\n")
+def stub(forward: str, backward: str, reason: str = "неверн") -> Mutation:
+    """A trivial stub written where the student writes: every solution region of the reference
+    becomes one ``return``: ``forward`` (an expression in ``x``) in ``forward`` and in
+    ``stable_sigmoid``, ``backward`` (in ``grad_output``) in ``backward``, followed by one ``None``
+    per number parameter of the Function. Every test must fail on it (issue #12, kind 9), each
+    failure's output containing ``reason``."""
+    source = SOURCE.read_text(encoding="utf-8")
+    lines = source.splitlines(keepends=True)
+    replacements: list[tuple[str, str]] = []
+    n_params = 0
+    start: int | None = None
+    for number, line in enumerate(lines):
+        text = line.strip()
+        if text.startswith("def forward("):
+            n_params = len(ast.parse(text + " pass").body[0].args.args) - 2  # minus ctx and x
+        if text == BEGIN_MARKER:
+            start = number
+        elif text == END_MARKER and start is not None:
+            region = "".join(lines[start:number + 1])
+            indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+            in_backward = any(lines[k].strip().startswith("def backward(") for k in range(start - 3, start))
+            value = backward + ", None" * n_params if in_backward else forward
+            replacements.append((region, f"{indent}return {value}\n"))
+            start = None
+    return Mutation(tuple(replacements), ALL_TESTS, reason=reason)
 
-
-STUB_BACKWARD_ZERO = """
-def _stub_backward(ctx, grad_output):
-    return (torch.zeros_like(grad_output), *([None] * ctx.n_params))
-"""
 
 MUTATIONS: dict[str, Mutation] = {
     # --- wrong solutions: each loses exactly the tests meant to catch it -------------------------
@@ -200,24 +215,9 @@ MUTATIONS: dict[str, Mutation] = {
         reason="выход",
     ),
     # --- trivial stubs (issue #12, kind 9): every test fails -----------------------------------
-    "stub_constant": Mutation(appended(patch_all("""
-def _stub_forward(ctx, x, *params):
-    ctx.n_params = len(params)
-    return torch.full_like(x, 0.5)
-""", STUB_BACKWARD_ZERO)), ALL_TESTS, reason="неверн"),
-    "stub_zero": Mutation(appended(patch_all("""
-def _stub_forward(ctx, x, *params):
-    ctx.n_params = len(params)
-    return torch.zeros_like(x)
-""", STUB_BACKWARD_ZERO)), ALL_TESTS, reason="неверн"),
-    "stub_identity": Mutation(appended(patch_all("""
-def _stub_forward(ctx, x, *params):
-    ctx.n_params = len(params)
-    return x.clone()
-""", """
-def _stub_backward(ctx, grad_output):
-    return (grad_output.clone(), *([None] * ctx.n_params))
-""")), ALL_TESTS, reason="неверн"),
+    "stub_constant": stub("torch.full_like(x, 0.5)", "torch.zeros_like(grad_output)"),
+    "stub_zero": stub("torch.zeros_like(x)", "torch.zeros_like(grad_output)"),
+    "stub_identity": stub("x.clone()", "grad_output.clone()"),
     # --- dishonest (issue #12, kind 8): the right values from forbidden code score 0 -------------
     # The built-ins with the worker's op recorder switched off (a TorchDispatchMode internal).
     "hide_from_dispatch": Mutation(appended("""
@@ -246,7 +246,7 @@ for _cls, _builtin in ((ReLUFunction, torch.relu), (LeakyReLUFunction, torch.nn.
                        (ELUFunction, torch.nn.functional.elu), (GELUFunction, torch.nn.functional.gelu),
                        (SiLUFunction, torch.nn.functional.silu), (SoftplusFunction, torch.nn.functional.softplus)):
     _cls.forward, _cls.backward = _borrow(_builtin)
-"""), ALL_TESTS, reason=""),
+"""), ALL_TESTS, reason="torch.utils._python_dispatch"),
     # The built-ins fetched with built names: importlib + getattr + torch.ops.
     "builtins_by_built_names": Mutation(appended("""
 import importlib
@@ -273,7 +273,7 @@ for _cls, _name in zip((ReLUFunction, LeakyReLUFunction, SigmoidFunction, TanhFu
                        ("re" + "lu", "leaky_" + "relu", "sig" + "moid", "ta" + "nh", "e" + "lu", "ge" + "lu",
                         "si" + "lu", "soft" + "plus")):
     _cls.forward, _cls.backward = _borrow(_name)
-"""), ALL_TESTS, reason=""),
+"""), ALL_TESTS, reason="importlib"),
     # The reference's own forward, differentiated by autograd in a module-level helper that every
     # backward calls: values and gradients are right; the rule on autograd fails it.
     "autograd_in_helper": Mutation(appended("""
@@ -301,13 +301,9 @@ for _cls in (ReLUFunction, LeakyReLUFunction, SigmoidFunction, TanhFunction, ELU
              SiLUFunction, SoftplusFunction):
     _cls.forward, _cls.backward = _autograd_backward(_cls.forward)
 """), ALL_TESTS, reason=RULE_AUTOGRAD),
-    # A hang in every forward (no import needed): bounded by the per-call limit and the core's
-    # limit on worker restarts, not by 32 timeouts.
-    "hang_in_every_forward": Mutation(appended(patch_all("""
-def _stub_forward(ctx, x, *params):
-    while True:
-        pass
-""", STUB_BACKWARD_ZERO)), ALL_TESTS, reason=""),
+    # A hang in every forward, with no import or rule broken (any() over an endless iterator of
+    # zeros): bounded by the per-call limit and the core's limit on worker restarts.
+    "hang_in_every_forward": stub("x if any(iter(int, 1)) else x", "grad_output", reason="решения"),
 }
 
 
