@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -190,16 +191,18 @@ def worker(homework: Homework) -> Iterator[Worker]:
 
 
 # -- verdicts ------------------------------------------------------------------------------
-_PRIVATE_PATHS = [str(HOMEWORKS_DIR.parent)]
+#: An absolute path with at least two parts (``/tmp/x``, ``/work/repo/homeworks/mlp/mlp.py``).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.@+\-]+/)+[\w.@+\-]*")
 
 
 def _clean(text: str) -> str:
     """First non-empty line, without absolute paths of this machine, clipped."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     first = lines[0] if lines else ""
-    for private in [*_PRIVATE_PATHS, os.environ.get("HW_GRADING_STAGE", "\0"), os.environ.get("HW_GRADING_COPY", "\0")]:
-        if private and private != "\0":
+    for private in (str(HOMEWORKS_DIR.parent), str(_State.homework.directory) if _State.homework else ""):
+        if private:
             first = first.replace(private, "…")
+    first = _ABSOLUTE_PATH.sub("…", first)
     return first if len(first) <= REASON_LIMIT else first[: REASON_LIMIT - 1] + "…"
 
 

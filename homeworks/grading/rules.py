@@ -25,8 +25,8 @@ Built-in rules (every homework; ``BUILTIN_RULES`` holds their names):
 ``служебные атрибуты``
     no attribute access ``x.__dunder__`` except :data:`SAFE_DUNDERS` (``__init__``,
     ``__name__``, ``__qualname__``, ``__class__``, ``__doc__``); no dunder name
-    (``__builtins__``, ``__loader__`` ...) except ``__name__``, ``__doc__``, ``__file__``,
-    ``__class__``.
+    (``__builtins__``, ``__loader__`` ...) except :data:`SAFE_DUNDER_NAMES` (``__name__``,
+    ``__doc__``, ``__file__``, ``__class__``, ``__all__``, ``__version__``, ``__author__``).
 ``внутренности библиотек``
     no reference into an imported module through a name starting with ``_`` (``torch._C``,
     ``F._pad``), and none of :data:`DENIED_MODULES` however it is reached (``torch.ops.aten``).
@@ -89,7 +89,9 @@ ATTRIBUTE_BUILTINS: frozenset[str] = frozenset({"getattr", "setattr", "delattr",
 #: Dunder attributes that may be accessed (``super().__init__``, ``type(self).__name__``).
 SAFE_DUNDERS: frozenset[str] = frozenset({"__init__", "__name__", "__qualname__", "__class__", "__doc__"})
 #: Dunder *names* that may be read.
-SAFE_DUNDER_NAMES: frozenset[str] = frozenset({"__name__", "__doc__", "__file__", "__class__"})
+SAFE_DUNDER_NAMES: frozenset[str] = frozenset(
+    {"__name__", "__doc__", "__file__", "__class__", "__all__", "__version__", "__author__"}
+)
 
 
 @dataclass(frozen=True)

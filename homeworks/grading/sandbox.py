@@ -239,10 +239,11 @@ class Sandbox:
         for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf"):
             if Path(etc).exists():
                 argv += ["--ro-bind", etc, etc]
-        for source, target in mounts:
-            argv += ["--ro-bind", source, target]
+        # The private /tmp first: a Python or venv that lives under /tmp is bound on top of it.
         argv += ["--proc", "/proc", "--dev", "/dev",
                  "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
+        for source, target in mounts:
+            argv += ["--ro-bind", source, target]
         if self.worker_lib is not None:
             argv += ["--ro-bind", str(self.worker_lib), GRADER_MOUNT]
         if self.submission is not None:
@@ -284,7 +285,8 @@ class Sandbox:
         return self.process
 
     # -- the end ---------------------------------------------------------------------------
-    def _pids(self) -> set[int]:
+    def pids(self) -> set[int]:
+        """Process ids in the sandbox's cgroups (as seen from outside)."""
         pids: set[int] = set()
         for group in self.cgroups:
             try:
@@ -308,7 +310,7 @@ class Sandbox:
                 except OSError:
                     pass
         while True:
-            pids = self._pids()
+            pids = self.pids()
             if not pids or time.monotonic() > deadline:
                 break
             for pid in pids:
