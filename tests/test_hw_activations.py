@@ -3,8 +3,11 @@
 Every submission is graded by ``python homeworks/grade.py activations DIR --json OUT`` in a
 subprocess: the reference solution (the instructor source itself) must score 1.0, the
 untouched student release 0.0, and each deliberately wrong submission (a copy of the
-reference with one string replaced) must lose exactly the points of the tests meant to catch
-it. All submissions are graded once per session, two at a time (the machine has 2 cores).
+reference with a few strings replaced) must lose exactly the points of the tests meant to catch
+it. Trivial stubs (constant, zero, identity, a hang; issue #12, kind 9) and dishonest variants
+that get the right values from forbidden code (kind 8: the op recorder switched off, built
+names through importlib/getattr/torch.ops, autograd in a module-level helper) must score 0.
+All submissions are graded once per session, two at a time (the machine has 2 cores).
 """
 
 from __future__ import annotations
