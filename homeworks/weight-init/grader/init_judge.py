@@ -135,8 +135,14 @@ def fill(worker: Any, name: str, shape: Sequence[int], *args: Any, seed: int | N
     what = call_text(name, shape, args, kwargs)
     result = _reply(worker.call("fill", **params), what)
     _check_common(result, what)
-    if result.get("exception") is not None:
-        raise AssertionError(f"{what}: исключение {exception_text(result['exception'])}")
+    exception = result.get("exception")
+    if exception is not None:
+        if requires_grad and "leaf Variable that requires grad" in str(exception.get("message")):
+            raise AssertionError(
+                f"{what}: изменение на месте тензора с requires_grad=True попало в autograd "
+                f"({exception_text(exception)}); заполняйте тензор внутри torch.no_grad()"
+            )
+        raise AssertionError(f"{what}: исключение {exception_text(exception)}")
     values = result.get("values")
     if not isinstance(values, torch.Tensor):
         raise AssertionError(f"{what}: процесс решения вернул ответ неверной формы")
