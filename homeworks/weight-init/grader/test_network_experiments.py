@@ -3,13 +3,17 @@
 The student's initializers only FILL the weights (in the sandboxed worker, from a generator the
 judge seeds); the networks run here, in the judge (``deep_experiments.py``):
 
-* 30 bias-free 512 x 512 ReLU layers on the judge's N(0, 1) input: with Xavier the activation
-  std shrinks by 1/sqrt(2) per layer (measured ratio 0.70 +- 0.03); with He it stays of order 1
-  (std after layer 30 within [0.3, 2]);
+* 30 bias-free 256 x 256 ReLU layers on the judge's N(0, 1) input: with Xavier the activation
+  std shrinks by 1/sqrt(2) per layer, with He it stays of order 1. The bounds come from the
+  spread of the statistic over weight seeds of a correct initializer (measured with
+  ``deep_experiments.py --spread 40``: the per-layer ratio 0.704 +- 0.009, log of the last std
+  -0.30 +- 0.37), at >= 5 standard deviations; the mistakes they catch are far outside
+  (Xavier's variance used as a std: ratio ~0; He without the ReLU gain: last std ~3e-5; a gain
+  of 2 instead of sqrt 2: last std ~3e4);
 * a 30-layer ReLU MLP (width 128) whose initial weights come from the student's
   ``kaiming_normal_(nonlinearity='relu')``, trained by the judge, reaches >= 0.8 test accuracy
-  on ``load_digits`` (a second seed is tried before failing, so that one unlucky draw of a
-  correct initializer does not cost the points).
+  on ``load_digits`` (the reference: 0.903 +- 0.007 over 5 seeds; a second seed is tried before
+  failing, so that one unlucky draw of a correct initializer does not cost the points).
 
 Messages are in Russian: students read them.
 """
@@ -33,8 +37,8 @@ from deep_experiments import (
 )
 from init_judge import RuleGuard, fill_layers
 
-XAVIER_RATIO = (0.67, 0.73)
-HE_LAST_STD = (0.3, 2.0)
+XAVIER_RATIO = (0.65, 0.76)
+HE_LAST_STD = (0.1, 10.0)
 MIN_ACCURACY = 0.8
 #: Seed of the generator the student's initializer draws the statistics network's weights from.
 WEIGHT_SEED = 0
