@@ -1,14 +1,20 @@
-"""Tests of the ``weight-init`` homework: reference, release, notebook and grader.
+"""Tests of the ``weight-init`` homework: reference, release, notebook, worker ops and judge.
 
 * fast: ``homework.json`` is valid; the reference agrees with ``torch.nn.init`` bit for bit
   given the same generator; the release strips every solution and keeps the rest; the
-  experiments notebook is in sync with its py:percent source;
+  experiments notebook is in sync with its py:percent source; the worker's ops
+  (``grading_worker.ops_weight_init``) report the reference faithfully, report contract breaches
+  and ``torch.nn.init`` calls, and refuse requests outside their scope; the judge's statistical
+  checks accept correct samplers and reject near misses; the judge's ``torch.nn.init`` rule sees
+  every spelling and scopes a violation to the functions that may run it; the statement lists
+  every test with its points;
 * slow: the notebook executes in a fresh kernel in under 60 s and computes the expected
   figures; every submission is graded by ``python homeworks/grade.py weight-init DIR --json``
   in a subprocess, the way an instructor runs it: the reference scores 1.0, the untouched
-  release 0.0, and each deliberately wrong submission (a copy of the reference with strings
-  replaced) fails exactly the tests meant to catch it. All gradings run once per session, two
-  at a time (the machine has 2 cores).
+  release 0.0, each deliberately wrong submission (a copy of the reference with strings
+  replaced) fails exactly the tests meant to catch it, and trivial or dishonest submissions
+  (zero, constant, identity stubs; ``torch.nn.init`` fetched early, behind ``getattr``, or
+  reached through ``nn.Linear``) score 0. All gradings run once per session, two at a time.
 """
 
 from __future__ import annotations
@@ -569,7 +575,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Graded]:
     """Grade the reference, the release, every mutation and every stub once, two at a time."""
     root = tmp_path_factory.mktemp("weight_init_grading")
     results = grade_all("weight-init", SOURCE.name, MUTATIONS, root)
-    released = (root / "release" / SOURCE.name).read_text(encoding="utf-8")
+    released = (root / "release" / "weight-init" / SOURCE.name).read_text(encoding="utf-8")
     folders = {}
     for name, code in STUBS.items():
         folder = root / "stubs" / name
