@@ -142,6 +142,10 @@ class Worker:
         error = message["error"]
         raise WorkerError("exception", f"{error['type']}: {error['message']}".rstrip(": "))
 
+    def sandbox_pids(self) -> set[int]:
+        """Process ids (as seen from outside) of everything running in the worker's sandbox now."""
+        return self._sandbox.pids() if self._sandbox is not None else set()
+
     def close(self) -> None:
         """Kill the worker and everything it started; the next call starts a fresh one."""
         if self._sandbox is not None:
