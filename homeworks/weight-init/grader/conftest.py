@@ -9,12 +9,11 @@ every spelling of ``torch.nn.init`` (:func:`init_judge.nn_init_violations`).
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from grading.rules import DEFAULT_ALLOWED_IMPORTS, RULE_DUNDER, RuleSet
+from grading.rules import DEFAULT_ALLOWED_IMPORTS, RuleSet
 from init_judge import (
     NN_INIT_ONLY,
     RULE_NAME,
@@ -42,29 +41,6 @@ def homework_rules() -> RuleSet:
 RULES = homework_rules()
 
 
-def module_all_lines(source: str) -> set[int]:
-    """Lines of top-level ``__all__ = [...]`` assignments (the release itself has one)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    return {
-        node.lineno for node in tree.body
-        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["__all__"]
-    }
-
-
-def without_module_all(source: str, violations: list[Any]) -> list[Any]:
-    """Drop the framework's «служебные атрибуты» violation for the statement's own top-level
-    ``__all__`` list (requested from the core: allow ``__all__``; until then it is filtered here,
-    only on the exact line of such an assignment)."""
-    lines = module_all_lines(source)
-    return [
-        v for v in violations
-        if not (v.rule == RULE_DUNDER and v.line in lines and "__all__" in v.message)
-    ]
-
-
 @pytest.fixture(scope="session")
 def rule_guard(submission_source: Mapping[str, str], rule_violations: Callable[[RuleSet], list[Any]]) -> RuleGuard:
     """A callable ``guard(*functions)`` that fails the test on a violation concerning them."""
@@ -74,7 +50,7 @@ def rule_guard(submission_source: Mapping[str, str], rule_violations: Callable[[
             raise AssertionError(f"{MODULE_FILE} нет в решении или он не в кодировке UTF-8: правила не проверить")
 
         return unreadable
-    violations = [*without_module_all(source, rule_violations(RULES)), *nn_init_violations(source)]
+    violations = [*rule_violations(RULES), *nn_init_violations(source)]
 
     def guard(*functions: str) -> None:
         hits = protected_violations(source, violations, functions)
