@@ -443,6 +443,13 @@ MUTATIONS: dict[str, Mutation] = {
         frozenset({"test_kaiming_normal_[fan_in]", "test_kaiming_normal_[fan_out]", "test_kaiming_bad_mode",
                    "test_relu_he_keeps_scale", "test_he_trains_deep_mlp_on_digits"} | CONTRACT_TESTS),
     ),
+    # A function missing (renamed): exactly the tests that call it fail, each saying which one.
+    "missing_kaiming_normal": Mutation(
+        (("def kaiming_normal_(", "def kaiming_normal_renamed(", 1),),
+        frozenset({"test_kaiming_normal_[fan_in]", "test_kaiming_normal_[fan_out]", "test_kaiming_bad_mode",
+                   "test_relu_he_keeps_scale", "test_he_trains_deep_mlp_on_digits"} | CONTRACT_TESTS),
+        reason="нет функции kaiming_normal_",
+    ),
     # Statistics are right, reproducibility is not.
     "ignores_generator": Mutation(
         (("tensor.uniform_(a, b, generator=generator)", "tensor.uniform_(a, b)", 1),

@@ -104,8 +104,11 @@ def check_fans(worker: Any, shape: tuple[int, ...], expected: tuple[int, int], h
     items, types = result.get("items"), result.get("types")
     if not isinstance(items, list) or len(items) != 2:
         raise AssertionError(f"{what} должна вернуть пару (fan_in, fan_out), а вернула {result.get('container')}")
+    numbers = [item for item, kind in zip(items, types or [], strict=False) if item is not None and kind in ("int", "float")]
+    if len(numbers) != 2:
+        raise AssertionError(f"{what}: fan_in и fan_out должны быть int, а не {', '.join(map(str, types or []))}")
     assert tuple(items) == expected, f"{what} = {tuple(items)}, ожидалось (fan_in, fan_out) = {expected} ({hint})"
-    assert types == ["int", "int"], f"{what}: fan_in и fan_out должны быть int, а не {', '.join(map(str, types or []))}"
+    assert types == ["int", "int"], f"{what}: fan_in и fan_out должны быть int, а не {', '.join(map(str, types))}"
 
 
 @pytest.mark.points(0.025)
