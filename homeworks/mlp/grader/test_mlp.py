@@ -215,7 +215,7 @@ def test_mylinear_parameters(worker: Any, broken_rules: dict[str, list[judge.Vio
         want = ["bias", "weight"] if case["bias"] else ["weight"]
         assert sorted(params) == want, f"{what}: параметры {sorted(params)} вместо {want}"
         shapes = {"weight": [case["out"], case["in"]], "bias": [case["out"]]}
-        for name in want:
+        for name in sorted(want, reverse=True):  # weight first
             param = params[name]
             assert param["is_parameter"], f"{what}: {name} должен быть nn.Parameter"
             assert param["shape"] == shapes[name], (
