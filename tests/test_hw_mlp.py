@@ -75,6 +75,7 @@ _ADDED = str(HOMEWORKS) not in sys.path
 if _ADDED:
     sys.path.insert(0, str(HOMEWORKS))
 from grading.homework import load_homework  # noqa: E402
+from grading.rules import BUILTIN_RULES, DEFAULT_ALLOWED_IMPORTS, SAFE_DUNDERS, RuleSet  # noqa: E402
 from grading.strip import BEGIN_MARKER, END_MARKER, strip_solutions  # noqa: E402
 
 if _ADDED:  # do not leave homeworks/ importable: `import mlp` would find the instructor folder
@@ -316,7 +317,7 @@ class MyLinear(nn.Module):  # noqa: F811
 
     def forward(self, x):
         return LinearFunction.apply(x, self.weight, self.bias)
-''', LAYER_TESTS, "скрытых вызовов"),
+''', LAYER_TESTS, "вычисляемые имена атрибутов"),
     # Autograd computes the backward inside a module-level helper; MyLinear is left unsolved.
     "autograd_in_helper": ('''
 
@@ -426,7 +427,7 @@ class GraderSource:
         keep: list[ast.stmt] = []
         self.functions: dict[str, ast.FunctionDef] = {}
         for node in tree.body:
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("grading"):
+            if isinstance(node, ast.ImportFrom) and node.module == "grading.client":
                 continue
             if isinstance(node, ast.Import) and any(alias.name == "mlp_judge" for alias in node.names):
                 continue
@@ -512,12 +513,12 @@ def test_grader_points_match_the_statement(grader: GraderSource) -> None:
 def test_rules_protect_the_declared_tests(grader: GraderSource) -> None:
     """The judge's rule -> tests map is the one these tests expect, and names only real tests."""
     assert grader.ALL_TESTS == ALL_TESTS
-    assert grader.PROTECTS == {"obfuscation": ALL_TESTS, "linear": LAYER_TESTS, "autograd": GRADIENT_TESTS,
+    assert grader.PROTECTS == {"builtin": ALL_TESTS, "linear": LAYER_TESTS, "autograd": GRADIENT_TESTS,
                                "optim": TRAIN_TESTS, "grad_by_autograd": frozenset({"test_grad_sum_of_squares"})}
-    assert set(grader.PROTECTS) == set(judge.RULES)
+    assert set(grader.PROTECTS) == set(judge.RULES) | {"builtin"}
     statement = README.read_text(encoding="utf-8")
-    for rule in judge.RULES.values():
-        assert rule.title in statement, rule.title
+    for title in [rule.title for rule in judge.RULES.values()] + sorted(BUILTIN_RULES - {"синтаксис"}):
+        assert title in statement, title
 
 
 def test_grader_and_reference_agree_on_data_and_hyperparameters(reference: Any, grader: GraderSource) -> None:
@@ -562,9 +563,18 @@ def test_statement_points_only_to_student_files() -> None:
 # ----------------------------------------------------------------------------- rules (syntax tree)
 
 
+BUILTIN = RuleSet(allowed_imports=DEFAULT_ALLOWED_IMPORTS | judge.EXTRA_IMPORTS,
+                  allowed_dunders=SAFE_DUNDERS | judge.EXTRA_DUNDERS)  # as in the grader
+
+
 def broken(source: str) -> set[str]:
-    """Keys of the judge's rules that ``source`` breaks."""
-    return {key for key, rule in judge.RULES.items() if judge.violations(source, rule)}
+    """Keys of the rules that ``source`` breaks (``"builtin"``: one of the core's built-in rules).
+
+    The grader's built-in rule set is rebuilt here from the same constants (the grader module
+    itself cannot be imported outside the grading plugin).
+    """
+    found = {key for key, rule in judge.RULES.items() if judge.violations(source, rule)}
+    return found | ({"builtin"} if BUILTIN.check(source, "mlp.py") else set())
 
 
 def test_rules_accept_the_reference_and_the_release(tmp_path: Path) -> None:
@@ -604,16 +614,16 @@ def test_rules_resolve_aliases_and_module_level_helpers(line: str, used: str, he
     source = SOURCE.read_text(encoding="utf-8")
     mutated = source.replace("import torch.nn.functional as F\n", f"import torch.nn.functional as F\n{line}\n", 1)
     mutated = mutated.replace(_MYLINEAR_FORWARD, f"{_MYLINEAR_FORWARD} if True else {used}") + "\n\n" + helper
-    assert broken(mutated) == {rule}
+    assert broken(mutated) - {"builtin"} == {rule}  # star imports, modules as values: built-in rules too
 
 
 @pytest.mark.parametrize("code", [
     'getattr(F, "lin" + "ear")', "eval('1')", "__import__('os')", "F.__dict__['linear']",
     "vars(F)", "import importlib", "import sys\nsys.modules", "torch.ops.aten.mm", "import ctypes",
 ])
-def test_obfuscation_breaks_the_catch_all_rule(code: str) -> None:
+def test_hidden_calls_break_the_builtin_rules(code: str) -> None:
     source = SOURCE.read_text(encoding="utf-8") + f"\n\ndef _hidden():\n    {code.replace(chr(10), chr(10) + '    ')}\n"
-    assert "obfuscation" in broken(source)
+    assert "builtin" in broken(source)
 
 
 def test_rules_check_code_moved_onto_a_class_and_undecodable_files() -> None:
@@ -623,13 +633,13 @@ def test_rules_check_code_moved_onto_a_class_and_undecodable_files() -> None:
         "autograd"}
     assert broken(source.replace("def train(", "def train(  # x.linear in a comment is fine\n")) == set()
     assert {v.rule for rule in judge.RULES.values() for v in judge.violations(None, rule)} == set(judge.RULES)
-    assert {v.rule for rule in judge.RULES.values() for v in judge.violations("def (:", rule)} == set(judge.RULES)
+    assert broken("def (:") == set(judge.RULES) | {"builtin"}
 
 
 def test_shared_kind_8_variants_break_rules() -> None:
     """The two kind-8 variants of the dishonest submissions break the rule their tests expect."""
     base = SOURCE.read_text(encoding="utf-8")
-    assert "obfuscation" in broken(base + DISHONEST["getattr_built_name"][0])
+    assert "builtin" in broken(base + DISHONEST["getattr_built_name"][0])
     assert broken(base + DISHONEST["autograd_in_helper"][0]) == {"autograd"}
 
 

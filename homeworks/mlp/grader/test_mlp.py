@@ -26,6 +26,7 @@ import mlp_judge as judge
 import pytest
 import torch
 from grading.client import WorkerError
+from grading.rules import DEFAULT_ALLOWED_IMPORTS, SAFE_DUNDERS, RuleSet, Violation
 
 UNIT = 1.0 / 20
 
@@ -53,9 +54,13 @@ TRAIN_TESTS = frozenset({"test_train_sgd_step", "test_train_batches", "test_trai
 ALL_TESTS = LAYER_TESTS | TRAIN_TESTS | {
     "test_grad_sum_of_squares", "test_linear_mse_loss", "test_mymlp_structure", "test_mymlp_forward",
 }
-#: rule key -> the tests a violation of it fails.
+#: The core's built-in rules (allow-list of imports, no computed names, no dynamic code, no library
+#: internals ...) with the imports the release's given code needs.
+BUILTIN = RuleSet(allowed_imports=DEFAULT_ALLOWED_IMPORTS | judge.EXTRA_IMPORTS,
+                  allowed_dunders=SAFE_DUNDERS | judge.EXTRA_DUNDERS)
+#: rule key -> the tests a violation of it fails ("builtin": any of the core's built-in rules).
 PROTECTS: dict[str, frozenset[str]] = {
-    "obfuscation": ALL_TESTS,
+    "builtin": ALL_TESTS,
     "linear": LAYER_TESTS,
     "autograd": GRADIENT_TESTS,
     "optim": TRAIN_TESTS,
@@ -67,14 +72,18 @@ PROTECTS: dict[str, frozenset[str]] = {
 
 
 @pytest.fixture(scope="session")
-def broken_rules(submission_source: dict[str, Any]) -> dict[str, list[judge.Violation]]:
-    """Rule key -> its violations in the student's ``mlp.py`` (read as text, never imported)."""
+def broken_rules(submission_source: dict[str, str], rule_violations: Any) -> dict[str, list[Any]]:
+    """Rule key -> its violations in the student's ``mlp.py`` (read as text, never imported).
+
+    A file that is not UTF-8 or does not parse breaks the built-in rules (the core reports it).
+    """
     text = submission_source.get("mlp.py")
-    source = text if isinstance(text, str) else None
-    return {key: judge.violations(source, rule) for key, rule in judge.RULES.items()}
+    found: dict[str, list[Any]] = {"builtin": rule_violations(BUILTIN)}
+    found |= {key: judge.violations(text, rule) for key, rule in judge.RULES.items()}
+    return found
 
 
-def obey_rules(broken_rules: dict[str, list[judge.Violation]], test: str) -> None:
+def obey_rules(broken_rules: dict[str, list[Violation]], test: str) -> None:
     """Fail ``test`` with the first violation of a rule that protects it."""
     for key, tests in PROTECTS.items():
         if test in tests and broken_rules[key]:
@@ -203,7 +212,7 @@ def run_linear_function(worker: Any, n: int, in_features: int, out_features: int
 
 
 @pytest.mark.points(UNIT)
-def test_mylinear_parameters(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_mylinear_parameters(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """``weight`` (out, in) and ``bias`` (out,) are float32 parameters filled with random numbers;
     ``bias=False`` -> ``bias is None``."""
     cases = [{"in": 5, "out": 3, "bias": True}, {"in": 5, "out": 3, "bias": False}, {"in": 64, "out": 10, "bias": True}]
@@ -234,7 +243,7 @@ def test_mylinear_parameters(worker: Any, broken_rules: dict[str, list[judge.Vio
 
 
 @pytest.mark.points(UNIT)
-def test_mylinear_init(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_mylinear_init(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """Weights and bias uniform on [-1/sqrt(in), 1/sqrt(in)], like ``nn.Linear``; fresh every time."""
     cases = [{"in": 400, "out": 300, "bias": True}, {"in": 16, "out": 500, "bias": True},
              {"in": 8, "out": 8, "bias": True}, {"in": 8, "out": 8, "bias": True}]
@@ -264,7 +273,7 @@ def test_mylinear_init(worker: Any, broken_rules: dict[str, list[judge.Violation
 
 
 @pytest.mark.points(2 * UNIT)
-def test_mylinear_forward(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_mylinear_forward(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """Forward with the judge's weights equals ``X W^T + b``: float64 to 1e-10, float32 to 1e-5."""
     for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 1e-5)):
         name = str(dtype).removeprefix("torch.")
@@ -284,7 +293,7 @@ def test_mylinear_forward(worker: Any, broken_rules: dict[str, list[judge.Violat
 
 
 @pytest.mark.points(UNIT)
-def test_mylinear_uses_linear_function(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_mylinear_uses_linear_function(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """``MyLinear``'s output comes from the student's ``LinearFunction``; its gradients are right."""
     n, in_features, out_features = 5, 4, 3
     weight, b = linear_weights(in_features, out_features, seed=41)
@@ -306,7 +315,7 @@ def test_mylinear_uses_linear_function(worker: Any, broken_rules: dict[str, list
 
 
 @pytest.mark.points(2 * UNIT)
-def test_backward_values(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_backward_values(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """Forward and dL/dX, dL/dW, dL/db with a bias on batches of several rows, square and
     non-square weights, against the closed forms (float64, 1e-10)."""
     for n, in_features, out_features in ((6, 4, 3), (5, 4, 4), (8, 2, 7)):
@@ -316,7 +325,7 @@ def test_backward_values(worker: Any, broken_rules: dict[str, list[judge.Violati
 
 
 @pytest.mark.points(UNIT)
-def test_backward_no_bias(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_backward_no_bias(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """The same without a bias (``bias=None``; the backward returns ``None`` for it)."""
     for n, in_features, out_features in ((6, 3, 5), (4, 4, 4)):
         result, what = run_linear_function(worker, n, in_features, out_features, bias=False)
@@ -325,7 +334,7 @@ def test_backward_no_bias(worker: Any, broken_rules: dict[str, list[judge.Violat
 
 
 @pytest.mark.points(UNIT)
-def test_backward_batch_of_one(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_backward_batch_of_one(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """The same on a batch of one row, with and without a bias."""
     for in_features, out_features, bias in ((3, 5, True), (5, 2, False)):
         result, what = run_linear_function(worker, 1, in_features, out_features, bias=bias)
@@ -334,7 +343,7 @@ def test_backward_batch_of_one(worker: Any, broken_rules: dict[str, list[judge.V
 
 
 @pytest.mark.points(UNIT)
-def test_backward_written_by_hand(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_backward_written_by_hand(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """float32 in, float32 out (values to 1e-5), inputs untouched, and the rules of the backward:
     no autograd, no ``F.linear``/``nn.Linear`` (syntax tree of ``mlp.py``)."""
     result, what = run_linear_function(worker, 9, 7, 2, bias=True, dtype=torch.float32, seed=77)
@@ -347,7 +356,7 @@ def test_backward_written_by_hand(worker: Any, broken_rules: dict[str, list[judg
 
 
 @pytest.mark.points(UNIT)
-def test_grad_sum_of_squares(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_grad_sum_of_squares(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """``2 x``, computed by the autograd engine; ``x``, ``requires_grad`` and ``x.grad`` untouched."""
     x = randn(3, 4, seed=51)
     what = "grad_sum_of_squares(x) для x без requires_grad"
@@ -378,7 +387,7 @@ def test_grad_sum_of_squares(worker: Any, broken_rules: dict[str, list[judge.Vio
 
 
 @pytest.mark.points(2 * UNIT)
-def test_linear_mse_loss(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_linear_mse_loss(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """Loss and dL/dW against the closed form; a stale ``weight.grad`` changes nothing."""
     weight, b = linear_weights(5, 3, seed=61)
     x, y = randn(8, 5, seed=63), randn(8, 3, seed=64)
@@ -403,7 +412,7 @@ def test_linear_mse_loss(worker: Any, broken_rules: dict[str, list[judge.Violati
 
 
 @pytest.mark.points(2 * UNIT)
-def test_mymlp_structure(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_mymlp_structure(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """Attributes, layer sizes, ``ModuleList`` wiring, initialised ``MyLinear`` layers, parameter counts."""
     cases = [({}, False, 10_501), ({"hidden_dims": [100, 100, 100]}, False, 20_601),
              ({"hidden_dims": [100, 100, 100, 100]}, True, 30_701),
@@ -448,7 +457,7 @@ def test_mymlp_structure(worker: Any, broken_rules: dict[str, list[judge.Violati
 
 
 @pytest.mark.points(UNIT)
-def test_mymlp_forward(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_mymlp_forward(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """With the judge's weights: input_layer -> act -> (hidden -> act)* -> output_layer, no act at the end."""
     cases = ((7, 4, (30, 20, 10), "tanh", "nn.Tanh"), (5, 3, (16,), "relu", "nn.ReLU"),
              (2, 1, (8, 8), "relu", "nn.ReLU"))
@@ -499,7 +508,7 @@ def parameters_of(result: dict[str, Any], like: list[list[torch.Tensor]]) -> lis
 
 
 @pytest.mark.points(UNIT)
-def test_train_sgd_step(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_train_sgd_step(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """Full-batch epochs reproduce ``p <- p - lr * grad`` exactly (gradients reset between steps),
     the epoch losses are right, and mini-batch SGD lowers the loss."""
     X, y = blobs()
@@ -533,7 +542,7 @@ def test_train_sgd_step(worker: Any, broken_rules: dict[str, list[judge.Violatio
 
 
 @pytest.mark.points(UNIT)
-def test_train_batches(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_train_batches(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """Every epoch visits each object once, in batches of ``batch_size``, freshly shuffled."""
     X, y = blobs()
     n, batch_size, epochs = len(X), 16, 3
@@ -563,7 +572,7 @@ def test_train_batches(worker: Any, broken_rules: dict[str, list[judge.Violation
 
 
 @pytest.mark.points(2 * UNIT)
-def test_train_digits(worker: Any, broken_rules: dict[str, list[judge.Violation]]) -> None:
+def test_train_digits(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """``MyMLP`` + ``train`` on the training part of ``load_digits``; the judge evaluates the returned
     parameters on the held-out part with its own model: accuracy >= 0.93."""
     X_train, X_test, y_train, y_test = judge.digits_split()
