@@ -303,12 +303,12 @@ def test_mylinear_uses_linear_function(worker: Any, broken_rules: dict[str, list
     result = call(worker, what, "linear_layer_run", in_features=in_features, out_features=out_features, bias=True,
                   dtype="float64", weight=weight, bias_value=b, x=x, grad_output=grad_output)
     check_gradients(result, judge.linear_reference(x, weight, b, grad_output), what, 1e-10, "float64")
+    obey_rules(broken_rules, "test_mylinear_uses_linear_function")
     assert result["through_function"], (
         "MyLinear.forward должен вычислять выход через LinearFunction.apply, "
         f"а в графе нет LinearFunction (grad_fn выхода — {result['grad_fn']})"
     )
     no_autograd_inside(result, what)
-    obey_rules(broken_rules, "test_mylinear_uses_linear_function")
 
 
 # ----------------------------------------------------------------------------- backward
@@ -318,28 +318,31 @@ def test_mylinear_uses_linear_function(worker: Any, broken_rules: dict[str, list
 def test_backward_values(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """Forward and dL/dX, dL/dW, dL/db with a bias on batches of several rows, square and
     non-square weights, against the closed forms (float64, 1e-10)."""
-    for n, in_features, out_features in ((6, 4, 3), (5, 4, 4), (8, 2, 7)):
-        result, what = run_linear_function(worker, n, in_features, out_features, bias=True)
-        no_autograd_inside(result, what)
+    runs = [run_linear_function(worker, n, in_features, out_features, bias=True)
+            for n, in_features, out_features in ((6, 4, 3), (5, 4, 4), (8, 2, 7))]
     obey_rules(broken_rules, "test_backward_values")
+    for result, what in runs:
+        no_autograd_inside(result, what)
 
 
 @pytest.mark.points(UNIT)
 def test_backward_no_bias(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """The same without a bias (``bias=None``; the backward returns ``None`` for it)."""
-    for n, in_features, out_features in ((6, 3, 5), (4, 4, 4)):
-        result, what = run_linear_function(worker, n, in_features, out_features, bias=False)
-        no_autograd_inside(result, what)
+    runs = [run_linear_function(worker, n, in_features, out_features, bias=False)
+            for n, in_features, out_features in ((6, 3, 5), (4, 4, 4))]
     obey_rules(broken_rules, "test_backward_no_bias")
+    for result, what in runs:
+        no_autograd_inside(result, what)
 
 
 @pytest.mark.points(UNIT)
 def test_backward_batch_of_one(worker: Any, broken_rules: dict[str, list[Violation]]) -> None:
     """The same on a batch of one row, with and without a bias."""
-    for in_features, out_features, bias in ((3, 5, True), (5, 2, False)):
-        result, what = run_linear_function(worker, 1, in_features, out_features, bias=bias)
-        no_autograd_inside(result, what)
+    runs = [run_linear_function(worker, 1, in_features, out_features, bias=bias)
+            for in_features, out_features, bias in ((3, 5, True), (5, 2, False))]
     obey_rules(broken_rules, "test_backward_batch_of_one")
+    for result, what in runs:
+        no_autograd_inside(result, what)
 
 
 @pytest.mark.points(UNIT)
@@ -348,8 +351,8 @@ def test_backward_written_by_hand(worker: Any, broken_rules: dict[str, list[Viol
     no autograd, no ``F.linear``/``nn.Linear`` (syntax tree of ``mlp.py``)."""
     result, what = run_linear_function(worker, 9, 7, 2, bias=True, dtype=torch.float32, seed=77)
     assert result["inputs_unchanged"], f"{what}: forward или backward изменил входные тензоры"
-    no_autograd_inside(result, what)
     obey_rules(broken_rules, "test_backward_written_by_hand")
+    no_autograd_inside(result, what)
 
 
 # ----------------------------------------------------------------------------- autograd tasks
@@ -367,10 +370,7 @@ def test_grad_sum_of_squares(worker: Any, broken_rules: dict[str, list[Violation
     assert torch.equal(result["x_after"], x) and not result["requires_grad_after"] and result["grad_after"]["kind"] == "none", (
         f"{what}: функция изменила входной тензор x (значения, requires_grad или x.grad)"
     )
-    assert result["unpacked"] > 0, (
-        f"нарушено правило «{judge.GRAD_BY_AUTOGRAD.title}»: градиент должен вычислить autograd "
-        "(torch.autograd.grad или .backward()), а не формула 2x"
-    )
+    unpacked = result["unpacked"]
     leaf = randn(5, seed=52)
     stale = torch.full_like(leaf, 7.0)
     what = "grad_sum_of_squares(x) для x с requires_grad=True"
@@ -384,6 +384,10 @@ def test_grad_sum_of_squares(worker: Any, broken_rules: dict[str, list[Violation
         f"{what}: функция изменила входной тензор x"
     )
     obey_rules(broken_rules, "test_grad_sum_of_squares")
+    assert unpacked > 0, (
+        f"нарушено правило «{judge.GRAD_BY_AUTOGRAD.title}»: градиент должен вычислить autograd "
+        "(torch.autograd.grad или .backward()), а не формула 2x"
+    )
 
 
 @pytest.mark.points(2 * UNIT)
@@ -529,7 +533,7 @@ def test_train_sgd_step(worker: Any, broken_rules: dict[str, list[Violation]]) -
                 f"после 2 эпох полного батча {name} слоя {index} отличается от p <- p - lr * grad на {error:.3g}: "
                 "нет шага, неверный шаг или градиенты не обнуляются между шагами"
             )
-    no_optimizers(result)
+    full_batch = result
     start = small_net(seed=12)
     result = call(worker, "train", "train_net", layers=start, X=X, y=y, epochs=5, batch_size=16, lr=0.1, seed=1)
     numbers_of(result["losses"], "train(..., epochs=5) должна вернуть список из 5 потерь, но", 5)
@@ -537,8 +541,9 @@ def test_train_sgd_step(worker: Any, broken_rules: dict[str, list[Violation]]) -
     assert after < before - 0.05, (
         f"за 5 эпох мини-батчевого SGD (batch_size=16, lr=0.1) потеря модели не уменьшилась: {before:.4f} -> {after:.4f}"
     )
-    no_optimizers(result)
     obey_rules(broken_rules, "test_train_sgd_step")
+    no_optimizers(full_batch)
+    no_optimizers(result)
 
 
 @pytest.mark.points(UNIT)
@@ -567,8 +572,8 @@ def test_train_batches(worker: Any, broken_rules: dict[str, list[Violation]]) ->
     assert len({tuple(o) for o in orders}) == epochs, (
         "порядок объектов должен перемешиваться заново в каждой эпохе (torch.randperm)"
     )
-    no_optimizers(result)
     obey_rules(broken_rules, "test_train_batches")
+    no_optimizers(result)
 
 
 @pytest.mark.points(2 * UNIT)
@@ -597,5 +602,5 @@ def test_train_digits(worker: Any, broken_rules: dict[str, list[Violation]]) -> 
     assert accuracy >= DIGITS_THRESHOLD, (
         f"точность на отложенной выборке load_digits {accuracy:.4f} < {DIGITS_THRESHOLD} ({setup})"
     )
-    no_optimizers(result)
     obey_rules(broken_rules, "test_train_digits")
+    no_optimizers(result)
