@@ -488,9 +488,11 @@ def test_release_is_stripped_and_importable(tmp_path: Path) -> None:
                  lambda: module.train(torch.nn.Linear(3, 2), x, torch.zeros(4, dtype=torch.long))):
         with pytest.raises(NotImplementedError):
             call()
-    # The given helpers work in the release.
-    X_train, X_test, y_train, y_test = module.load_digits_split()
-    assert X_train.shape == (1347, 64) and X_test.shape == (450, 64)
+    # The given helpers work in the release, and the judge's own loader gives the same split.
+    split = module.load_digits_split()
+    assert split[0].shape == (1347, 64) and split[1].shape == (450, 64)
+    for ours, theirs in zip(split, judge.digits_split(), strict=True):
+        assert ours.dtype == theirs.dtype and torch.equal(ours, theirs)
 
 
 def test_homework_config_is_valid() -> None:
@@ -723,6 +725,8 @@ def test_describe_never_trusts_the_type(ops: Any) -> None:
     half = ops.describe(torch.ones(2, dtype=torch.float16, requires_grad=True))
     assert half["dtype"] == "float16" and half["value"].dtype == torch.float64 and half["requires_grad"]
     assert ops.describe([[[[1]]]])["items"][0]["items"][0]["items"][0] == {"kind": "object", "type": "list"}
+    assert ops.describe(torch.tensor([1 + 2j]))["value"].tolist() == [1.0]
+    assert ops.describe(torch.tensor([3], dtype=torch.int16))["value"].dtype == torch.int64
 
 
 @pytest.mark.slow
