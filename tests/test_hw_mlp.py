@@ -142,10 +142,10 @@ MUTATIONS: dict[str, Mutation] = {
         LAYER_TESTS,
         reason="F.linear",
     ),
-    # The same through an import alias and a constant getattr (kind 8: "under any alias").
-    "F_linear_alias_getattr": Mutation(
+    # The same in LinearFunction through an import alias (kind 8: "under any alias").
+    "F_linear_alias": Mutation(
         (("import torch.nn.functional as F\n", "import torch.nn.functional as F\nfrom torch.nn import functional as _fn\n"),
-         (_LINEAR_FORWARD, '        output = getattr(_fn, "linear")(x, weight)\n')),
+         (_LINEAR_FORWARD, "        output = _fn.linear(x, weight)\n")),
         LAYER_TESTS,
         reason="F.linear",
     ),
@@ -286,11 +286,8 @@ STUBS: dict[str, str] = {
     ) + _MLP_STUB.format(mlp_forward="x", train_result="[float(epoch) for epoch in range(epochs)]"),
 }
 
-# Dishonest submissions (issue #12 kind 8) started from the release: every part they solve, they
-# solve with a forbidden call hidden from a name-based check. Each must score 0.
-DISHONEST: dict[str, tuple[str, frozenset[str], str]] = {
-    # F.linear through getattr with a built name; the rest of the layer honest.
-    "getattr_built_name": ('''
+# The layer solved honestly except that F.linear is fetched with getattr and a built name.
+_GETATTR_LAYER = '''
 
 class LinearFunction(torch.autograd.Function):  # noqa: F811
     @staticmethod
@@ -317,7 +314,16 @@ class MyLinear(nn.Module):  # noqa: F811
 
     def forward(self, x):
         return LinearFunction.apply(x, self.weight, self.bias)
-''', LAYER_TESTS, "вычисляемые имена атрибутов"),
+'''
+
+# Dishonest submissions (issue #12 kind 8) started from the release: every part they solve, they
+# solve with a forbidden call hidden from a name-based check. Each must score 0.
+DISHONEST: dict[str, tuple[str, frozenset[str], str]] = {
+    # F.linear through getattr with a built name; the rest of the layer honest.
+    "getattr_built_name": (_GETATTR_LAYER, LAYER_TESTS, "вычисляемые имена атрибутов"),
+    # F.linear through getattr with a constant name (a module passed as a value).
+    "getattr_constant_name": (_GETATTR_LAYER.replace('getattr(F, "lin" + "ear")', 'getattr(F, "linear")'), LAYER_TESTS,
+                              "нарушено правило"),
     # Autograd computes the backward inside a module-level helper; MyLinear is left unsolved.
     "autograd_in_helper": ('''
 
@@ -586,7 +592,7 @@ def test_rules_accept_the_reference_and_the_release(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "rules"), [
-    ("F_linear_in_mylinear", {"linear"}), ("F_linear_alias_getattr", {"linear"}),
+    ("F_linear_in_mylinear", {"linear"}), ("F_linear_alias", {"linear"}),
     ("backward_autograd_helper", {"autograd"}), ("train_uses_torch_optim", {"optim"}),
     ("grad_by_formula", {"grad_by_autograd"}), ("transposed_weight_grad", set()),
 ])
