@@ -732,6 +732,13 @@ def test_describe_never_trusts_the_type(ops: Any) -> None:
     assert half["dtype"] == "float16" and half["value"].dtype == torch.float64 and half["requires_grad"]
     assert ops.describe([[[[1]]]])["items"][0]["items"][0]["items"][0] == {"kind": "object", "type": "list"}
     assert ops.describe(torch.tensor([1 + 2j]))["value"].tolist() == [1.0]
+    row = [0.0] * 10**4
+    huge = ops.describe([[row] * 10**4] * 10**4)  # 10^12 numbers by reference: described in part, quickly
+
+    def count(node: dict[str, Any]) -> int:
+        return 1 + sum(count(item) for item in node.get("items", []))
+
+    assert huge["length"] == 10**4 and count(huge) <= ops.MAX_ITEMS + 1
     assert ops.describe(torch.tensor([3], dtype=torch.int16))["value"].dtype == torch.int64
 
 

@@ -88,14 +88,16 @@ def type_name(value: object) -> str:
     return type(value).__qualname__[:MAX_NAME]
 
 
-def describe(value: Any, depth: int = 0) -> dict[str, Any]:
+def describe(value: Any, depth: int = 0, budget: list[int] | None = None) -> dict[str, Any]:
     """What the student's code returned, as data.
 
     Returns one of ``{"kind": "tensor", "value", "dtype", "shape", "requires_grad", "has_grad_fn"}``,
     ``{"kind": "none"}``, ``{"kind": "bool", "value"}``, ``{"kind": "number", "value"}`` (Python
-    int/float), ``{"kind": "list" | "tuple", "items", "length"}`` (at most :data:`MAX_ITEMS`
-    items, nested at most 3 deep) or ``{"kind": "object", "type"}`` for anything else.
+    int/float), ``{"kind": "list" | "tuple", "items", "length"}`` (nested at most 3 deep, at most
+    :data:`MAX_ITEMS` items described in the whole value: ``budget`` counts them down) or
+    ``{"kind": "object", "type"}`` for anything else.
     """
+    budget = [MAX_ITEMS] if budget is None else budget
     if isinstance(value, torch.Tensor):
         return {
             "kind": "tensor",
@@ -112,11 +114,13 @@ def describe(value: Any, depth: int = 0) -> dict[str, Any]:
     if isinstance(value, (int, float)):
         return {"kind": "number", "value": float(value) if isinstance(value, float) else _int(int(value))}
     if isinstance(value, (list, tuple)) and depth < 3:
-        return {
-            "kind": "list" if isinstance(value, list) else "tuple",
-            "length": len(value),
-            "items": [describe(item, depth + 1) for item in value[:MAX_ITEMS]],
-        }
+        items = []
+        for item in value[: max(budget[0], 0)]:
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
+            items.append(describe(item, depth + 1, budget))
+        return {"kind": "list" if isinstance(value, list) else "tuple", "length": len(value), "items": items}
     return {"kind": "object", "type": type_name(value)}
 
 
