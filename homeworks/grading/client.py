@@ -98,14 +98,15 @@ class Worker:
         self._stderr = bytearray()
         self._stderr_thread: threading.Thread | None = None
         self._given_up: str | None = None
+        self._ready = False
 
     # -- public ----------------------------------------------------------------------------
     @property
     def import_error(self) -> str | None:
         """Russian one-line reason when the submission cannot be imported (starts the worker)."""
-        if self._process is None and self._import_error is None and self._given_up is None:
+        if not self._ready and self._import_error is None and self._given_up is None:
             try:
-                self._start()
+                self._start() if self._process is None else self._handshake()
             except WorkerError:
                 pass
         return self._import_error
@@ -123,6 +124,8 @@ class Worker:
         limit = self.timeout if timeout is None else float(timeout)
         if self._process is None:
             self._start()
+        elif not self._ready:
+            self._handshake()
         assert self._process is not None
         request_id = self._next_id
         self._next_id += 1
@@ -164,6 +167,7 @@ class Worker:
             self._stderr_thread.join(timeout=5)
             self._stderr_thread = None
         self._process = None
+        self._ready = False
         self._buffer = b""
 
     def __enter__(self) -> Worker:
@@ -184,7 +188,20 @@ class Worker:
             "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg",
         }
 
+    def prestart(self) -> None:
+        """Start the worker now without waiting for it (its Python and torch then load while the
+        judge collects its tests); errors surface on the first :meth:`call`."""
+        if self._process is None and self._import_error is None and self._given_up is None:
+            try:
+                self._spawn()
+            except (OSError, WorkerError):
+                self.close()
+
     def _start(self) -> None:
+        self._spawn()
+        self._handshake()
+
+    def _spawn(self) -> None:
         if self._import_error is not None:
             raise WorkerError("import", self._import_error)
         if self._given_up is not None:
@@ -209,6 +226,9 @@ class Worker:
         self._buffer = b""
         self._stderr_thread = threading.Thread(target=self._drain_stderr, args=(self._process,), daemon=True)
         self._stderr_thread.start()
+        self._ready = False
+
+    def _handshake(self) -> None:
         ready = self._receive(-1, STARTUP_ALLOWANCE_S, phase="boot")
         if ready != {"id": -1, "ok": True, "result": {"ready": self.ops}}:
             self._phase = "boot"
@@ -223,6 +243,7 @@ class Worker:
         if message["result"] != {"import": "ok"}:
             self._phase = "import"
             self._fail("protocol", "процесс решения прислал неожиданный ответ при запуске")
+        self._ready = True
 
     def _drain_stderr(self, process: subprocess.Popen[bytes]) -> None:
         stream = process.stderr
