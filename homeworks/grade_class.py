@@ -23,8 +23,6 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tqdm import tqdm  # noqa: E402
-
 from grading.classbook import (  # noqa: E402
     DEFAULT_STUDENT_TIMEOUT_S,
     ClassError,
@@ -32,6 +30,7 @@ from grading.classbook import (  # noqa: E402
     grade_class,
 )
 from grading.homework import HOMEWORKS_DIR, HomeworkError, load_homework  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 EXIT_OK = 0
 EXIT_NOT_GRADED = 1
