@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="backstop wall-clock limit for one student's grading (default: %(default)g s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--root", type=Path, default=HOMEWORKS_DIR, help=argparse.SUPPRESS)
+    # The interpreter of the per-student grading processes (tests use a wrapper to fake a crash).
+    parser.add_argument("--python", default=None, help=argparse.SUPPRESS)
     return parser
 
 
@@ -94,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = grade_class(
             homework, args.subs, args.out, jobs=args.jobs or os.cpu_count() or 1, force=args.force,
             isolation=args.isolation, student_timeout_s=args.student_timeout,
-            progress=advance, total_hook=start,
+            python=args.python, progress=advance, total_hook=start,
         )
     except ClassError as exc:
         print(str(exc), file=sys.stderr)
