@@ -145,18 +145,17 @@ def test_student_reports(graded: dict[str, object]) -> None:
     assert "Все тесты пройдены." in (book / "a_reference.md").read_text(encoding="utf-8")
 
 
-def test_resume_and_force(graded: dict[str, object]) -> None:
-    """A second run reuses everything; a changed submission alone is regraded; --force regrades all."""
+def test_resume(graded: dict[str, object]) -> None:
+    """A second run reuses everything and rewrites nothing; a changed submission alone is regraded."""
     subs, out, book = graded["subs"], graded["out"], graded["book"]
     assert isinstance(subs, Path) and isinstance(out, Path) and isinstance(book, Path)
     gradebook = (book / "gradebook.csv").read_text(encoding="utf-8")
-    stamps = {p.name: p.stat().st_mtime_ns for p in book.iterdir()}
+    stamps = {p.name: p.stat().st_mtime_ns for p in book.iterdir() if p.suffix != ".csv"}
     again = run_cli("activations", subs, "--out", out, "--jobs", "2")
     assert again.returncode == 0, again.stderr
     assert f"{len(STATUSES)} graded ({len(STATUSES)} unchanged, reused)" in again.stdout
     assert (book / "gradebook.csv").read_text(encoding="utf-8") == gradebook
-    assert {p.name: p.stat().st_mtime_ns for p in book.iterdir() if p.suffix != ".csv"} == {
-        k: v for k, v in stamps.items() if not k.endswith(".csv")}
+    assert {p.name: p.stat().st_mtime_ns for p in book.iterdir() if p.suffix != ".csv"} == stamps
     # The student fixes the wrong file name: only that student is graded again, now with full points.
     (subs / "g_wrong_file_name" / "activation.py").rename(subs / "g_wrong_file_name" / "activations.py")
     changed = run_cli("activations", subs, "--out", out, "--jobs", "2")
@@ -164,11 +163,28 @@ def test_resume_and_force(graded: dict[str, object]) -> None:
     assert f"({len(STATUSES) - 1} unchanged, reused)" in changed.stdout
     rows = {r["student"]: r for r in read_gradebook(book / "gradebook.csv")}
     assert rows["g_wrong_file_name"]["score"] == "1.0" and rows["g_wrong_file_name"]["status"] == "graded"
-    forced = run_cli("activations", subs, "--out", out, "--jobs", "2", "--force")
-    assert forced.returncode == 0, forced.stderr
-    assert "(0 unchanged, reused)" in forced.stdout
-    assert {r["student"]: r["score"] for r in read_gradebook(book / "gradebook.csv")} == {
-        k: v["score"] for k, v in rows.items()}
+    assert {k: v["score"] for k, v in rows.items() if k != "g_wrong_file_name"} == {
+        r["student"]: r["score"] for r in csv.DictReader(gradebook.splitlines()) if r["student"] != "g_wrong_file_name"}
+
+
+def test_force_and_grader_change(tmp_path: Path) -> None:
+    """--force regrades unchanged students; so does a change of the grader (its hash)."""
+    subs = tmp_path / "class"
+    for name in ("a", "b"):
+        (subs / name).mkdir(parents=True)
+    (subs / "b" / "activations.py").write_text("def broken(:\n", encoding="utf-8")
+    out = tmp_path / "grades"
+    first = run_cli("activations", subs, "--out", out)
+    assert first.returncode == 0 and "2 graded (0 unchanged" in first.stdout, first.stdout + first.stderr
+    assert "2 graded (2 unchanged" in run_cli("activations", subs, "--out", out).stdout
+    forced = run_cli("activations", subs, "--out", out, "--force")
+    assert forced.returncode == 0 and "2 graded (0 unchanged" in forced.stdout, forced.stdout
+    # A previous run by another grader: the recorded grader hash differs, so the student is regraded.
+    record = out / "activations" / "a.json"
+    data = json.loads(record.read_text(encoding="utf-8"))
+    data["extra_data"]["grader_sha256"] = "0" * 64
+    record.write_text(json.dumps(data), encoding="utf-8")
+    assert "2 graded (1 unchanged" in run_cli("activations", subs, "--out", out).stdout
 
 
 FAKE_PYTHON = """#!/bin/sh
@@ -192,16 +208,16 @@ def test_not_graded_exit_1(tmp_path: Path) -> None:
     fake.write_text(FAKE_PYTHON.format(python=sys.executable), encoding="utf-8")
     fake.chmod(0o755)
     out = tmp_path / "grades"
-    process = run_cli("activations", subs, "--out", out, "--jobs", "3", "--python", fake, "--student-timeout", "5")
+    process = run_cli("activations", subs, "--out", out, "--jobs", "3", "--python", fake, "--student-timeout", "2")
     assert process.returncode == 1, process.stdout + process.stderr
     rows = {r["student"]: r for r in read_gradebook(out / "activations" / "gradebook.csv")}
     assert rows["crasher"]["score"] == "" and rows["crasher"]["status"].startswith("error: "), rows
     assert "139" in rows["crasher"]["status"]
-    assert rows["sleeper"]["score"] == "" and "5" in rows["sleeper"]["status"], rows
+    assert rows["sleeper"]["score"] == "" and "2" in rows["sleeper"]["status"], rows
     assert rows["ok_empty"]["status"] == "empty" and rows["ok_empty"]["score"] == "0"
     assert "Решение не проверено" in (out / "activations" / "crasher.md").read_text(encoding="utf-8")
     # A student whose grading failed is retried by the next run (not reused), the others are not.
-    again = run_cli("activations", subs, "--out", out, "--jobs", "3", "--python", fake, "--student-timeout", "5")
+    again = run_cli("activations", subs, "--out", out, "--jobs", "3", "--python", fake, "--student-timeout", "2")
     assert "3 students, 1 graded (1 unchanged, reused), 2 not graded" in again.stdout
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 #: Допуски сравнения (rtol, atol) по типу данных.
-TOLERANCES = {torch.float64: (1e-7, 1e-10), torch.float32: (1e-5, 1e-6)}
+TOLERANCE_BY_DTYPE = {torch.float64: (1e-7, 1e-10), torch.float32: (1e-5, 1e-6)}
 
 
 def points(dtype: torch.dtype) -> torch.Tensor:
@@ -25,7 +25,7 @@ def points(dtype: torch.dtype) -> torch.Tensor:
 def check_activation(module: torch.nn.Module, function_name: str,
                      reference: Callable[[torch.Tensor], torch.Tensor], dtype: torch.dtype) -> None:
     """Выход и градиент ``module`` против ``reference`` на :func:`points`; AssertionError с причиной."""
-    rtol, atol = TOLERANCES[dtype]
+    rtol, atol = TOLERANCE_BY_DTYPE[dtype]
     x = points(dtype).requires_grad_()
     y = module(x)
     assert isinstance(y, torch.Tensor), f"выход должен быть тензором, а не {type(y).__name__}"

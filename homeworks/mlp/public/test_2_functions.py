@@ -30,7 +30,7 @@ def test_linear_mse_loss() -> None:
         residual = x @ layer.weight.T + layer.bias - y
     loss_expected = (residual**2).mean()
     grad_expected = 2.0 / residual.numel() * residual.T @ x
-    layer.weight.grad = torch.full_like(layer.weight, 100.0)
+    layer.weight.grad = 7.0 + torch.zeros_like(layer.weight)  # stale gradient
     for call in (1, 2):
         loss, grad = mlp.linear_mse_loss(layer, x, y)
         assert abs(float(loss) - float(loss_expected)) < 1e-10, (
