@@ -153,17 +153,17 @@ from grading.checks import (
     OpRecorder,
     assert_no_aten_ops,
     calls_in,
+    normalise_op,
     record_aten_ops,
 )
 from grading.homework import (
     HOMEWORKS_DIR,
     Homework,
     HomeworkError,
-    SubmissionExit,
     list_homeworks,
     load_homework,
 )
-from grading.runner import GraderError, GradeResult, TestResult, grade_submission
+from grading.runner import GraderError, GradeResult, IsolationError, TestResult, grade_submission
 from grading.strip import (
     BEGIN_MARKER,
     END_MARKER,
@@ -181,14 +181,15 @@ __all__ = [
     "GraderError",
     "Homework",
     "HomeworkError",
+    "IsolationError",
     "OpRecorder",
-    "SubmissionExit",
     "TestResult",
     "assert_no_aten_ops",
     "calls_in",
     "grade_submission",
     "list_homeworks",
     "load_homework",
+    "normalise_op",
     "record_aten_ops",
     "release_homework",
     "strip_notebook_text",

@@ -26,6 +26,7 @@ _REQUIRED = {
 _OPTIONAL = {
     "module": "a module name (identifier)",
     "total_timeout_s": "a number > 0",
+    "worker_ops": "a module name of grading_worker (identifier), default ops_<homework name>",
 }
 
 
@@ -41,10 +42,6 @@ class HomeworkError(Exception):
         super().__init__(f"{self.path}: {self.message}")
 
 
-class SubmissionExit(SystemExit):
-    """Raised instead of terminating when submitted code calls ``os._exit`` during grading."""
-
-
 @dataclass(frozen=True)
 class Homework:
     """A validated homework: its folder plus the fields of its ``homework.json``."""
@@ -58,6 +55,7 @@ class Homework:
     timeout_per_test_s: float
     memory_mb: int
     total_timeout_s: float | None = None
+    worker_ops_module: str | None = None
     extra: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -69,6 +67,13 @@ class Homework:
     def config_path(self) -> Path:
         """Path of ``homework.json``."""
         return self.directory / CONFIG_NAME
+
+    @property
+    def worker_ops(self) -> str:
+        """Module of ``grading_worker`` with the worker's request handlers (``ops_<name>``)."""
+        if self.worker_ops_module is not None:
+            return self.worker_ops_module
+        return "ops_" + "".join(c if c.isalnum() else "_" for c in self.name)
 
     def to_dict(self) -> dict[str, object]:
         """The configuration as plain JSON-able data (used to hand it to the test process)."""
@@ -82,6 +87,7 @@ class Homework:
             "timeout_per_test_s": self.timeout_per_test_s,
             "memory_mb": self.memory_mb,
             "total_timeout_s": self.total_timeout_s,
+            "worker_ops": self.worker_ops,
         }
 
 
@@ -135,6 +141,9 @@ def parse_config(data: object, path: Path, name: str, directory: Path) -> Homewo
         module = modules[0] if modules else None
     elif not isinstance(module, str) or not module.isidentifier():
         raise HomeworkError(path, f"'module' must be {_OPTIONAL['module']}, got {module!r}")
+    ops = data.get("worker_ops")
+    if ops is not None and (not isinstance(ops, str) or not ops.isidentifier()):
+        raise HomeworkError(path, f"'worker_ops' must be {_OPTIONAL['worker_ops']}, got {ops!r}")
     total = data.get("total_timeout_s")
     if total is not None and (not _is_number(total) or total <= 0):
         raise HomeworkError(path, f"'total_timeout_s' must be {_OPTIONAL['total_timeout_s']}, got {total!r}")
@@ -148,6 +157,7 @@ def parse_config(data: object, path: Path, name: str, directory: Path) -> Homewo
         timeout_per_test_s=float(data["timeout_per_test_s"]),
         memory_mb=memory,
         total_timeout_s=None if total is None else float(total),
+        worker_ops_module=ops,
     )
 
 

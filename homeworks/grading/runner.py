@@ -1,10 +1,11 @@
-"""Run a homework's grader tests on a submission in a sandboxed pytest subprocess.
+"""Grade a submission: copy its listed files, run the judge, collect its verdicts.
 
-The parent (this module) copies the submission into a fresh temporary folder, starts
-``python -m pytest <homework>/grader -p grading.plugin`` there with resource limits, and
-watches the events file the plugin writes. A test that overruns its limit, or a process that
-dies, costs only the test (or the import) that was running: the parent kills the process
-group, records that test as failed, and starts a new process for the tests not yet run.
+The judge is ``python -m pytest homeworks/<hw>/grader -p grading.plugin`` in a trusted
+subprocess that never imports the submission; student code runs only in the sandboxed worker
+the judge starts (:mod:`grading.client`, :mod:`grading.sandbox`). The judge appends verdicts to
+a results file in a folder only it can reach; this module reads them after the judge (and with
+it every worker) has ended and builds the :class:`GradeResult`. The report is written by the
+caller (``grade.py``), atomically, after this returns.
 """
 
 from __future__ import annotations
@@ -13,33 +14,34 @@ import json
 import math
 import os
 import shutil
-import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grading.client import STARTUP_ALLOWANCE_S, prepare_worker_lib
 from grading.homework import Homework, HomeworkError
+from grading.sandbox import CGROUP_PREFIX, Isolation, cleanup_cgroups, detect_isolation
 
-#: Seconds allowed for starting Python, importing the grader's modules and collecting tests.
-STARTUP_TIMEOUT_S = 120.0
 #: Largest submission (all copied files together) accepted, in bytes.
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
-#: Largest file the test process may write (RLIMIT_FSIZE), in bytes.
-MAX_FILE_BYTES = 256 * 1024 * 1024
-#: The watchdog kills a test (or the import) after its limit plus GRACE_S + GRACE_FRACTION * limit.
-GRACE_S = 2.0
-GRACE_FRACTION = 0.25
-#: How often the watchdog looks at the events file, in seconds.
-POLL_S = 0.05
+#: Seconds for the judge to start and collect the grader's tests.
+JUDGE_STARTUP_S = 120.0
+#: Wall-clock budget of one grading when homework.json sets no total_timeout_s, in seconds.
+DEFAULT_TOTAL_TIMEOUT_S = 1800.0
 
 
 class GraderError(Exception):
-    """The grader itself is broken (collection error, bad points); the CLI exits 1."""
+    """The grader itself is broken (collection error, bad points, judge crash); the CLI exits 1."""
+
+
+class IsolationError(Exception):
+    """The sandbox was required but is not available here (``str()`` is one line)."""
 
 
 @dataclass
@@ -75,7 +77,8 @@ class GradeResult:
     max_score: float
     tests: list[TestResult]
     execution_time: float = 0.0
-    runs: int = 1
+    isolation: str = "none"
+    isolation_reason: str = ""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -92,11 +95,12 @@ class GradeResult:
         return [t.name for t in self.tests if not t.passed]
 
     def to_json(self) -> dict[str, Any]:
-        """Gradescope-style results: ``score``, ``max_score``, ``tests[...]`` and extras."""
+        """Gradescope-style results: ``score``, ``max_score``, ``tests[...]``, ``isolation``."""
         return {
             "score": self.score,
             "max_score": self.max_score,
             "execution_time": round(self.execution_time, 3),
+            "isolation": self.isolation,
             "output": "\n".join(self.notes),
             "tests": [
                 {
@@ -111,64 +115,44 @@ class GradeResult:
         }
 
 
-def _copy_submission(homework: Homework, source: Path, target: Path) -> None:
-    """Copy the homework's listed files and the submission's other top-level ``.py`` files.
+def copy_submission(homework: Homework, source: Path, target: Path) -> None:
+    """Copy ONLY the homework's listed files (regular files, no symlinks) into ``target``, read-only.
 
-    Anything else in the folder (data, notebooks, checkpoints) is not needed and not copied.
+    No other student file is copied, so nothing else is importable next to the module (a fake
+    ``sklearn.py`` stays behind). A listed file that is missing is simply absent from the copy.
+    Raises :class:`HomeworkError` for a missing or unreadable folder and oversized submissions.
     """
     if not source.exists():
-        raise HomeworkError(source, "submission directory does not exist")
+        raise HomeworkError(source, "папка с решением не найдена (submission directory does not exist)")
     if not source.is_dir():
-        raise HomeworkError(source, "submission must be a directory, not a file")
-    target.mkdir(parents=True)
-    wanted: list[tuple[Path, str]] = []
-    try:
-        for entry in sorted(source.iterdir()):
-            if entry.suffix == ".py" and entry.is_file():
-                wanted.append((entry, entry.name))
-    except OSError as exc:
-        raise HomeworkError(source, f"cannot read: {exc.strerror or exc}") from None
+        raise HomeworkError(source, "ожидается папка, а не файл (submission must be a directory)")
+    target.mkdir(mode=0o755)
+    total = 0
     for listed in homework.files:
         path = source / listed
-        if not listed.endswith(".py") or "/" in listed:
-            if path.is_file():
-                wanted.append((path, listed))
-    total = 0
-    for path, relative in wanted:
         try:
-            total += path.stat().st_size
-            if total > MAX_SUBMISSION_BYTES:
-                raise HomeworkError(source, f"submission is larger than {MAX_SUBMISSION_BYTES // 2**20} MiB")
-            destination = target / relative
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, destination)
+            info = path.lstat()
+        except FileNotFoundError:
+            continue
         except OSError as exc:
-            raise HomeworkError(path, f"cannot read: {exc.strerror or exc}") from None
-
-
-def _limits(memory_mb: int, cpu_s: int) -> Callable[[], None]:
-    """A ``preexec_fn`` that applies the resource limits in the child process."""
-
-    def apply() -> None:
-        import resource
-
-        def cap(kind: int, soft: int, hard: int | None = None) -> None:
-            try:
-                _, old_hard = resource.getrlimit(kind)
-                hard_value = soft if hard is None else hard
-                if old_hard != resource.RLIM_INFINITY:
-                    hard_value = min(hard_value, old_hard)
-                    soft = min(soft, hard_value)
-                resource.setrlimit(kind, (soft, hard_value))
-            except (ValueError, OSError):
-                pass
-
-        cap(resource.RLIMIT_AS, memory_mb * 2**20)
-        cap(resource.RLIMIT_CPU, cpu_s, cpu_s + 5)
-        cap(resource.RLIMIT_FSIZE, MAX_FILE_BYTES)
-        cap(resource.RLIMIT_CORE, 0)
-
-    return apply
+            raise HomeworkError(path, f"не удаётся прочитать: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(info.st_mode):
+            continue  # a symlink (e.g. to the instructor's reference) or a folder is not a submission file
+        total += info.st_size
+        if total > MAX_SUBMISSION_BYTES:
+            raise HomeworkError(source, f"решение больше {MAX_SUBMISSION_BYTES // 2**20} МиБ")
+        destination = target / listed
+        destination.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as handle, destination.open("wb") as out:
+                shutil.copyfileobj(handle, out)
+        except OSError as exc:
+            raise HomeworkError(path, f"не удаётся прочитать: {exc.strerror or exc}") from None
+        destination.chmod(0o444)
+    for folder in sorted({p for p in target.rglob("*") if p.is_dir()}, reverse=True):
+        folder.chmod(0o555)
+    target.chmod(0o555)
 
 
 def _display_names(nodeids: list[str]) -> dict[str, str]:
@@ -179,154 +163,68 @@ def _display_names(nodeids: list[str]) -> dict[str, str]:
     return {n: n for n in nodeids}
 
 
-class _Run:
-    """One pytest process: start it, watch it, and collect its events."""
+def choose_isolation(isolation: str) -> Isolation:
+    """``"auto"`` (best available), ``"namespaces"`` (required) or ``"none"`` -> the level used.
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, events: Path, log: Path,
-                 limits: Callable[[], None]) -> None:
-        self.events_path = events
-        self.events: list[dict[str, Any]] = []
-        self._offset = 0
-        self._partial = ""
-        with log.open("ab") as log_handle:
-            self.process = subprocess.Popen(
-                argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log_handle,
-                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=limits,
-            )
-        self.killed_because: str | None = None
-
-    def read_events(self) -> list[dict[str, Any]]:
-        """Parse the lines appended to the events file since the last call."""
-        try:
-            with self.events_path.open("rb") as handle:
-                handle.seek(self._offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return []
-        self._offset += len(chunk)
-        text = self._partial + chunk.decode("utf-8", errors="replace")
-        lines = text.split("\n")
-        self._partial = lines.pop()
-        new = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(event, dict):
-                new.append(event)
-        self.events.extend(new)
-        return new
-
-    def kill(self, reason: str) -> None:
-        """Kill the whole process group (the student may have started children)."""
-        self.killed_because = reason
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def kill_leftovers(self) -> None:
-        """Kill what the student's code may have left running in the process group."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def watch(self, startup_s: float, timeouts: dict[str, float], grace: Callable[[float], float],
-              deadline: float) -> int:
-        """Wait for the process, killing it when the current phase overruns; return its code."""
-        try:
-            return self._watch(startup_s, timeouts, grace, deadline)
-        except BaseException:  # e.g. Ctrl-C: the child runs in its own session, so stop it here
-            self.kill("the grader was interrupted")
-            raise
-
-    def _watch(self, startup_s: float, timeouts: dict[str, float], grace: Callable[[float], float],
-               deadline: float) -> int:
-        phase, started, budget = "startup", time.monotonic(), startup_s
-        while True:
-            code = self.process.poll()
-            for event in self.read_events():
-                kind = event.get("event")
-                now = time.monotonic()
-                if kind == "collected":
-                    phase, started, budget = "between", now, startup_s
-                elif kind == "import_start":
-                    phase, started = "import", now
-                    budget = float(event.get("timeout", 10)) + grace(float(event.get("timeout", 10)))
-                elif kind == "start":
-                    timeout = timeouts.get(str(event.get("nodeid")), 0.0)
-                    phase, started = "test", now
-                    budget = timeout + grace(timeout) if timeout > 0 else math.inf
-                elif kind in ("result", "import_done"):
-                    phase, started, budget = "between", now, startup_s
-            if code is not None:
-                self.read_events()
-                self.kill_leftovers()
-                return code
-            now = time.monotonic()
-            if now > deadline:
-                self.kill("the grading time budget is exhausted")
-            elif now - started > budget:
-                self.kill(f"{phase} overran its time limit ({budget:.0f} s)")
-            else:
-                time.sleep(POLL_S)
-                continue
-            self.process.wait()
-            self.read_events()
-            self.kill_leftovers()
-            return self.process.returncode
+    Raises :class:`IsolationError` when ``"namespaces"`` is required but unavailable.
+    """
+    if isolation == "none":
+        return Isolation("none", "asked for")
+    detected = detect_isolation()
+    if isolation == "namespaces" and detected.level != "namespaces":
+        raise IsolationError(f"sandbox unavailable: {detected.reason}")
+    if isolation not in ("auto", "namespaces"):
+        raise ValueError(f"isolation must be 'auto', 'namespaces' or 'none', not {isolation!r}")
+    return detected
 
 
-def _death(code: int, killed_because: str | None) -> str:
-    if killed_because:
-        return f"killed by the grader: {killed_because}"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = {"SIGXCPU": " (CPU-time limit)", "SIGXFSZ": " (file-size limit)", "SIGSEGV": " (segmentation fault)"}
-        return f"the test process died from {name}{hint.get(name, '')}"
-    return f"the test process exited with code {code}"
-
-
-def grade_submission(homework: Homework, submission_dir: str | Path, *, python: str | None = None,
-                     startup_timeout_s: float = STARTUP_TIMEOUT_S,
-                     keep_dir: Path | None = None) -> GradeResult:
+def grade_submission(homework: Homework, submission_dir: str | Path, *, isolation: str = "auto",
+                     python: str | None = None) -> GradeResult:
     """Grade ``submission_dir`` with ``homework``'s grader and return the verdicts.
 
-    Raises :class:`HomeworkError` for bad input (missing submission folder) and
-    :class:`GraderError` when the grader cannot be run (collection errors, bad points).
-    ``keep_dir``, if given, receives the control files (events, pytest log) for debugging.
+    ``isolation``: ``"auto"`` uses the sandbox when available (else ``"none"``, noted in the
+    result), ``"namespaces"`` requires it (:class:`IsolationError` otherwise), ``"none"`` never
+    uses it. Raises :class:`HomeworkError` for bad input (missing submission folder) and
+    :class:`GraderError` when the grader cannot be run (collection errors, bad points, a crash
+    of the judge itself).
     """
     begin = time.monotonic()
     source = Path(submission_dir)
     if not homework.grader_dir.is_dir():
         raise HomeworkError(homework.grader_dir, "the homework has no grader/ folder")
-    root = Path(tempfile.mkdtemp(prefix=f"grade-{homework.name}-"))
+    level = choose_isolation(isolation)
+    control = Path(tempfile.mkdtemp(prefix=f"grade-{homework.name}-"))  # 0700: the judge's own files
+    shared = Path(tempfile.mkdtemp(prefix=f"grade-{homework.name}-box-"))  # what the sandbox user may read
+    shared.chmod(0o755)
     try:
-        return _grade(homework, source, root, python or sys.executable, startup_timeout_s, begin, keep_dir)
+        copy_submission(homework, source, shared / "submission")
+        return _run_judge(homework, level, control, shared, python or sys.executable, begin)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        for root in (shared, control):
+            for path in [root, *root.rglob("*")]:
+                try:
+                    if path.is_dir() and not path.is_symlink():
+                        path.chmod(0o700)
+                except OSError:
+                    pass
+            shutil.rmtree(root, ignore_errors=True)
 
 
-def _grade(homework: Homework, source: Path, root: Path, python: str, startup_timeout_s: float,
-           begin: float, keep_dir: Path | None) -> GradeResult:
-    submission = root / "submission"
-    _copy_submission(homework, source.resolve() if source.exists() else source, submission)
-    work, control = root / "work", root / "control"
-    for folder in (work, control, work / "tmp"):
-        folder.mkdir()
+def _run_judge(homework: Homework, level: Isolation, control: Path, shared: Path, python: str,
+               begin: float) -> GradeResult:
+    lib = prepare_worker_lib(shared / "lib")
+    stage = shared / "stage"
+    stage.mkdir(mode=0o755)
+    results = control / "results.jsonl"
+    prefix = f"{CGROUP_PREFIX}-{uuid.uuid4().hex[:10]}"
     ini = control / "pytest.ini"
     ini.write_text("[pytest]\n", encoding="utf-8")
-    log = control / "pytest.log"
-    timeout = homework.timeout_per_test_s
+    work = control / "work"
+    work.mkdir()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(work),
-        "TMPDIR": str(work / "tmp"),
+        "TMPDIR": str(work),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
@@ -339,109 +237,99 @@ def _grade(homework: Homework, source: Path, root: Path, python: str, startup_ti
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MPLBACKEND": "Agg",
-        "HW_SUBMISSION_DIR": str(submission),
         "HW_GRADING_HOMEWORK_DIR": str(homework.directory),
-        "HW_IMPORT_TIMEOUT_S": repr(timeout),
+        "HW_GRADING_COPY": str(shared / "submission"),
+        "HW_GRADING_WORKER_LIB": str(lib),
+        "HW_GRADING_STAGE": str(stage),
+        "HW_GRADING_ISOLATION": level.level,
+        "HW_GRADING_RESULTS": str(results),
+        "HW_GRADING_CGROUP_PREFIX": prefix,
     }
-    options = [
-        "-c", str(ini), "--rootdir", str(homework.grader_dir),
-        "-p", "pytest_timeout", "-p", "grading.plugin", "-p", "no:cacheprovider",
-        "-q", "--tb=short", "--no-header", "-o", "console_output_style=classic",
-        f"--timeout={timeout:g}", "--timeout-method=signal",
+    # Safety net for bugs of the (trusted) judge only: every worker call has its own limit.
+    safety = 4 * (homework.timeout_per_test_s + STARTUP_ALLOWANCE_S)
+    argv = [
+        python, "-m", "pytest", str(homework.grader_dir), "-c", str(ini), "--rootdir", str(homework.grader_dir),
+        "-p", "pytest_timeout", "-p", "grading.plugin", "-p", "no:cacheprovider", "-q", "--tb=line",
+        "--no-header", f"--timeout={safety:g}", "--timeout-method=signal",
     ]
+    total = homework.total_timeout_s or DEFAULT_TOTAL_TIMEOUT_S
+    log = control / "judge.log"
+    with log.open("wb") as log_handle:
+        process = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log_handle,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code: int | None = process.wait(timeout=max(1.0, total - (time.monotonic() - begin)))
+        except subprocess.TimeoutExpired:
+            code = None
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            if process.poll() is None:
+                process.kill()  # bwrap --die-with-parent takes the worker's sandbox down with it
+                process.wait()
+            if level.level == "namespaces":
+                cleanup_cgroups(prefix)
+    events = _read_events(results)
+    return _collect(homework, level, events, code, log, begin)
 
-    def grace(limit: float) -> float:
-        # The in-process alarm normally ends an overrunning test right at its limit; the
-        # watchdog is the backstop for code that blocks or swallows that alarm. Killing a
-        # little early costs only a re-run for the remaining tests, not a wrong verdict.
-        return GRACE_S + GRACE_FRACTION * limit
 
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    events = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def _collect(homework: Homework, level: Isolation, events: list[dict[str, Any]], code: int | None,
+             log: Path, begin: float) -> GradeResult:
     collected: list[dict[str, Any]] | None = None
     verdicts: dict[str, tuple[bool, str]] = {}
-    import_error: str | None = None
-    notes: list[str] = []
-    deadline = begin + (homework.total_timeout_s or 3600.0)
-    runs = 0
-    while True:
-        runs += 1
-        events = control / f"events-{runs}.jsonl"
-        env["HW_GRADING_EVENTS"] = str(events)
-        if import_error is not None:
-            env["HW_SUBMISSION_IMPORT_ERROR"] = import_error
-        if collected is None:
-            targets = [str(homework.grader_dir)]
-        else:
-            pending = [t["nodeid"] for t in collected if t["nodeid"] not in verdicts]
-            targets = [f"{homework.grader_dir}/{nodeid}" for nodeid in pending]
-        argv = [python, "-m", "pytest", *targets, *options]
-        timeouts = {t["nodeid"]: float(t["timeout"] or timeout) for t in collected or []}
-        cpu_s = int(max(60.0, (deadline - time.monotonic()) + 10))
-        run = _Run(argv, env, work, events, log, _limits(homework.memory_mb, cpu_s))
-        code = run.watch(startup_timeout_s, timeouts, grace, deadline)
-        progress = False
-        for event in run.events:
-            kind = event.get("event")
-            if kind == "collect_error":
-                raise GraderError(f"{homework.grader_dir}: cannot collect {event.get('nodeid') or 'tests'}: "
-                                  f"{_last_line(str(event.get('message', '')))}")
-            if kind == "collected" and collected is None:
-                collected = list(event.get("tests", []))
-                _check_points(homework, collected)
-                if homework.total_timeout_s is None:
-                    deadline = begin + startup_timeout_s + sum(
-                        float(t["timeout"] or timeout) + grace(float(t["timeout"] or timeout)) for t in collected
-                    )
-                timeouts = {t["nodeid"]: float(t["timeout"] or timeout) for t in collected}
-            elif kind == "import_done" and not event.get("ok") and import_error is None:
-                import_error = str(event.get("message"))
-                progress = True
-            elif kind == "result" and event.get("nodeid") not in verdicts:
-                verdicts[str(event["nodeid"])] = (bool(event.get("passed")), str(event.get("output") or ""))
-                progress = True
-        if collected is None:
-            raise GraderError(f"{homework.grader_dir}: the grader's tests could not be collected "
-                              f"({_death(code, run.killed_because)}): {_last_line(_tail(log))}")
-        finished = any(e.get("event") == "finished" for e in run.events)
-        if not finished:
-            died = _death(code, run.killed_because)
-            kinds = [e.get("event") for e in run.events]
-            if "import_start" in kinds and "import_done" not in kinds[kinds.index("import_start"):]:
-                import_error = f"importing the submission broke the test process: {died}"
-                if run.killed_because:
-                    import_error = (f"importing the submission took too long: {died}")
-                progress = True
-            else:
-                started = [e["nodeid"] for e in run.events if e.get("event") == "start"]
-                if started and started[-1] not in verdicts:
-                    culprit = started[-1]
-                    if run.killed_because and "overran" in run.killed_because:
-                        reason = f"timeout: the test ran longer than {timeouts.get(culprit, timeout):g} s ({died})"
-                    else:
-                        reason = died
-                    verdicts[culprit] = (False, reason)
-                    progress = True
-            notes.append(f"run {runs}: {died}")
-        pending = [t["nodeid"] for t in collected if t["nodeid"] not in verdicts]
-        if not pending:
-            break
-        if finished or not progress or time.monotonic() >= deadline:
-            why = ("the grading time budget is exhausted" if time.monotonic() >= deadline
-                   else "the test process stopped before running it")
-            for nodeid in pending:
-                verdicts[nodeid] = (False, f"not run: {why}")
-            break
-    if keep_dir is not None:
-        shutil.copytree(control, keep_dir, dirs_exist_ok=True)
+    finished = False
+    for event in events:
+        kind = event.get("event")
+        if kind == "collect_error":
+            raise GraderError(f"{homework.grader_dir}: cannot collect {event.get('nodeid') or 'tests'}: "
+                              f"{event.get('message')}")
+        if kind == "collected" and collected is None:
+            collected = list(event.get("tests", []))
+        elif kind == "result":
+            verdicts.setdefault(str(event.get("nodeid")), (bool(event.get("passed")), str(event.get("output") or "")))
+        elif kind == "finished":
+            finished = True
+    if collected is None:
+        raise GraderError(f"{homework.grader_dir}: the grader's tests could not be collected "
+                          f"(judge exit {code}): {_last_line(log)}")
+    _check_points(homework, collected)
+    notes = []
+    if not finished:
+        why = ("превышено общее время проверки" if code is None
+               else f"проверяющий процесс завершился с кодом {code}")
+        notes.append(f"judge ended early: {_last_line(log)} ({why})")
+        for test in collected:
+            verdicts.setdefault(test["nodeid"], (False, f"не выполнен: {why}"))
     names = _display_names([t["nodeid"] for t in collected])
     tests = [
-        TestResult(
-            name=names[t["nodeid"]], nodeid=t["nodeid"], max_score=float(t["points"]),
-            passed=verdicts[t["nodeid"]][0], output=verdicts[t["nodeid"]][1],
-        )
+        TestResult(name=names[t["nodeid"]], nodeid=t["nodeid"], max_score=float(t["points"]),
+                   passed=verdicts.get(t["nodeid"], (False, "не выполнен"))[0],
+                   output=verdicts.get(t["nodeid"], (False, "не выполнен"))[1])
         for t in collected
     ]
+    if level.level != "namespaces":
+        notes.append(f"isolation: none ({level.reason})")
     return GradeResult(homework=homework.name, max_score=homework.max_score, tests=tests,
-                       execution_time=time.monotonic() - begin, runs=runs, notes=notes)
+                       execution_time=time.monotonic() - begin, isolation=level.level,
+                       isolation_reason=level.reason, notes=notes)
 
 
 def _check_points(homework: Homework, collected: list[dict[str, Any]]) -> None:
@@ -457,15 +345,12 @@ def _check_points(homework: Homework, collected: list[dict[str, Any]]) -> None:
                           f"but homework.json says max_score {homework.max_score:g}")
 
 
-def _tail(path: Path, limit: int = 4000) -> str:
+def _last_line(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")[-limit:]
+        text = path.read_text(encoding="utf-8", errors="replace")[-4000:]
     except OSError:
-        return ""
-
-
-def _last_line(text: str) -> str:
+        return "no output"
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    error_lines = [line for line in lines if line.startswith("E ") or "Error" in line]
-    chosen = error_lines[-1] if error_lines else (lines[-1] if lines else "no output")
+    errors = [line for line in lines if line.startswith("E ") or "Error" in line]
+    chosen = errors[-1] if errors else (lines[-1] if lines else "no output")
     return chosen[2:].strip() if chosen.startswith("E ") else chosen
