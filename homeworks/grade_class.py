@@ -6,8 +6,9 @@ process, at most ``--jobs`` at a time (default: the number of CPU cores), with a
 and a one-line summary. Writes ``OUT/<hw>/gradebook.csv`` (``student,score,max_score,status``),
 ``OUT/<hw>/<student>.json`` (Gradescope-style) and ``OUT/<hw>/<student>.md`` (Russian feedback).
 A second run regrades only students whose submission or grader changed (``--force``: all).
-Ctrl-C keeps every student already finished. Exit codes: 0 every submission was graded
-(whatever the scores), 1 some could not be graded, 2 bad input (one line on stderr), 130
+Ctrl-C keeps every student already finished. Without the grader's sandbox nothing is graded
+unless ``--allow-no-isolation`` is given. Exit codes: 0 every submission was graded
+(whatever the scores), 1 some could not be graded, 2 bad input or no sandbox (one line on stderr), 130
 interrupted. See :mod:`grading.classbook` for the statuses.
 """
 
@@ -30,12 +31,18 @@ from grading.classbook import (  # noqa: E402
     grade_class,
 )
 from grading.homework import HOMEWORKS_DIR, HomeworkError, load_homework  # noqa: E402
+from grading.runner import IsolationError  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 EXIT_OK = 0
 EXIT_NOT_GRADED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+
+NO_ISOLATION_HINT = (
+    "sandbox unavailable, nothing graded: install bubblewrap and run as root (make install-sandbox), "
+    "or pass --allow-no-isolation (only for trying things out: student code then runs unconfined)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="regrade students whose submission is unchanged")
     parser.add_argument("--out", type=Path, default=Path("build/grades"),
                         help="output folder; results go to OUT/<hw>/ (default: %(default)s)")
-    parser.add_argument("--isolation", default=None,
-                        help="passed to the grader's grade_submission(isolation=...) (default: the grader's)")
+    parser.add_argument("--allow-no-isolation", action="store_true",
+                        help="grade without the sandbox where it is unavailable (never for real grades)")
     parser.add_argument("--student-timeout", type=float, default=DEFAULT_STUDENT_TIMEOUT_S, metavar="S",
                         help="backstop wall-clock limit for one student's grading (default: %(default)g s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -95,11 +102,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = grade_class(
             homework, args.subs, args.out, jobs=args.jobs or os.cpu_count() or 1, force=args.force,
-            isolation=args.isolation, student_timeout_s=args.student_timeout,
+            isolation="auto" if args.allow_no_isolation else "namespaces", student_timeout_s=args.student_timeout,
             python=args.python, progress=advance, total_hook=start,
         )
     except ClassError as exc:
         print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except IsolationError as exc:
+        print(f"{NO_ISOLATION_HINT} ({exc})", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # before grading started, or a second Ctrl-C while stopping
         print("interrupted", file=sys.stderr)

@@ -219,6 +219,12 @@ def precheck(homework: Homework, folder: Path) -> Problem | None:
         return Problem("empty", "", f"папку решения не удалось прочитать: {exc.strerror or exc}")
     if not visible:
         return Problem("empty", "", "папка решения пуста: нет ни одного файла")
+    from grading.runner import MAX_SUBMISSION_BYTES
+
+    total = sum(p.lstat().st_size for p in (folder / f for f in homework.files) if p.is_file() and not p.is_symlink())
+    if total > MAX_SUBMISSION_BYTES:
+        return Problem("too_large", "", f"файлы решения вместе занимают {total / 2**20:.1f} МиБ "
+                                        f"(предел {MAX_SUBMISSION_BYTES // 2**20} МиБ)")
     for name in required_files(homework):
         path = folder / name
         if path.is_symlink():
@@ -443,7 +449,7 @@ def _one_line(text: str) -> str:
 # --------------------------------------------------------------------------- the child
 
 
-def grade_one(homework_dir: str, folder: Path, isolation: str | None) -> dict[str, Any]:
+def grade_one(homework_dir: str, folder: Path, isolation: str) -> dict[str, Any]:
     """Grade one submission (in the child process) and return a JSON-able record.
 
     ``homework_dir`` is the homework's folder (a path, so that any homework root works).
@@ -453,7 +459,7 @@ def grade_one(homework_dir: str, folder: Path, isolation: str | None) -> dict[st
     completed grading, ``{"kind": "error", "message"}`` when the grader could not run.
     """
     from grading.homework import load_homework
-    from grading.runner import GraderError, grade_submission
+    from grading.runner import GraderError, IsolationError, grade_submission
 
     begin = time.monotonic()
     homework = load_homework(Path(homework_dir))
@@ -461,27 +467,23 @@ def grade_one(homework_dir: str, folder: Path, isolation: str | None) -> dict[st
     if problem is not None:
         return {"kind": "problem", "status": problem.status, "message": problem.message, "where": problem.file,
                 "max_score": homework.max_score, "execution_time": time.monotonic() - begin}
-    kwargs: dict[str, Any] = {}
-    if isolation is not None:
-        kwargs["isolation"] = isolation
     try:
-        result = grade_submission(homework, folder, **kwargs)
-    except (GraderError, HomeworkError) as exc:
+        result = grade_submission(homework, folder, isolation=isolation)
+    except (GraderError, HomeworkError, IsolationError) as exc:
         return {"kind": "error", "message": f"грейдер не смог проверить решение: {exc}",
                 "max_score": homework.max_score, "execution_time": time.monotonic() - begin}
-    report = result.to_json()
     return {
         "kind": "graded",
         "max_score": result.max_score,
         "execution_time": time.monotonic() - begin,
-        "isolation": report.get("isolation", getattr(result, "isolation", None)),
+        "isolation": result.isolation,
         "tests": [{"name": t.name, "score": t.score, "max_score": t.max_score, "passed": t.passed,
                    "output": t.output} for t in result.tests],
     }
 
 
 def child_main(argv: Sequence[str] | None = None) -> int:
-    """``python -m grading.classbook child HW FOLDER OUT.json [--isolation X]``: grade one student.
+    """``python -m grading.classbook child HW_DIR FOLDER OUT.json --isolation X``: grade one student.
 
     Writes the record of :func:`grade_one` to ``OUT.json`` (atomically) and exits 0; any
     unexpected failure is written as an ``error`` record too, so the parent always learns why.
@@ -492,7 +494,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("homework")
     parser.add_argument("folder", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--isolation", default=None)
+    parser.add_argument("--isolation", default="namespaces", choices=("namespaces", "auto", "none"))
     args = parser.parse_args(argv)
     try:
         record = grade_one(args.homework, args.folder, args.isolation)
@@ -582,6 +584,9 @@ class BatchReport:
         text = (f"{self.homework}: {len(self.outcomes)} students, {len(graded)} graded "
                 f"({reused} unchanged, reused), {len(self.not_graded)} not graded; "
                 f"mean score {mean:.3f} / {_fmt(max_score)}; {self.seconds:.1f} s -> {self.gradebook}")
+        unsandboxed = sum(o.isolation == "none" for o in graded if not o.reused and o.status == "graded")
+        if unsandboxed:
+            text += f"; {unsandboxed} graded WITHOUT the sandbox"
         return ("interrupted: " + text) if self.interrupted else text
 
 
@@ -595,11 +600,8 @@ class _Running:
     interrupted_at: float | None = None
 
 
-def _child_command(python: str, homework: str, folder: Path, result: Path, isolation: str | None) -> list[str]:
-    command = [python, "-m", "grading.classbook", "child", homework, str(folder), str(result)]
-    if isolation is not None:
-        command += ["--isolation", isolation]
-    return command
+def _child_command(python: str, homework: str, folder: Path, result: Path, isolation: str) -> list[str]:
+    return [python, "-m", "grading.classbook", "child", homework, str(folder), str(result), "--isolation", isolation]
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
@@ -641,7 +643,7 @@ def grade_class(
     *,
     jobs: int | None = None,
     force: bool = False,
-    isolation: str | None = None,
+    isolation: str = "namespaces",
     student_timeout_s: float = DEFAULT_STUDENT_TIMEOUT_S,
     python: str | None = None,
     progress: Callable[[Outcome], None] | None = None,
@@ -650,7 +652,9 @@ def grade_class(
     """Grade every student folder of ``subs`` with ``homework`` into ``out_root/<hw>/``.
 
     ``jobs`` gradings run at once (default: the number of CPU cores); ``force`` regrades
-    students whose submission and grader are unchanged; ``isolation`` is passed to the grader;
+    students whose submission and grader are unchanged; ``isolation`` is passed to the grader
+    (``"namespaces"``: refuse to grade without the sandbox, checked once before anything is
+    graded: :class:`grading.runner.IsolationError`; ``"auto"``: use it where available);
     ``progress`` is called once per finished student, ``total_hook(total, reused)`` once before
     grading starts. Ctrl-C (KeyboardInterrupt) stops the running gradings, keeps every finished
     student's files, writes the gradebook (unfinished students: ``interrupted``) and returns
@@ -664,6 +668,9 @@ def grade_class(
     if out.exists() and not out.is_dir():
         raise ClassError(f"{out}: exists and is not a folder")
     folders = find_students(subs)
+    from grading.runner import choose_isolation
+
+    choose_isolation(isolation)  # IsolationError before anything is written
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -753,5 +760,5 @@ def _stop_all(running: list[_Running]) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "child":
         sys.exit(child_main(sys.argv[2:]))
-    print("usage: python -m grading.classbook child HW FOLDER OUT.json [--isolation X]", file=sys.stderr)
+    print("usage: python -m grading.classbook child HW_DIR FOLDER OUT.json [--isolation X]", file=sys.stderr)
     sys.exit(2)
