@@ -9,6 +9,7 @@ it. All submissions are graded once per session, two at a time (the machine has 
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,9 @@ HOMEWORKS = REPO / "homeworks"
 HW_DIR = HOMEWORKS / "activations"
 SOURCE = HW_DIR / "activations.py"
 ACTIVATIONS = ["MyReLU", "MyLeakyReLU", "MySigmoid", "MyTanh", "MyELU", "MyGELU", "MySiLU", "MySoftplus"]
-CHECKS = ["test_forward_float64", "test_forward_float32", "test_gradcheck", "test_backward_extremes"]
-ALL_TESTS = {f"{check}[{act}]" for check in CHECKS for act in ACTIVATIONS}
+FUNCTIONS = [name[2:] + "Function" for name in ACTIVATIONS]
+CHECKS = ["test_forward_float64", "test_forward_float32", "test_backward_float64", "test_backward_extremes"]
+ALL_TESTS = frozenset(f"{check}[{act}]" for check in CHECKS for act in ACTIVATIONS)
 
 _ADDED = str(HOMEWORKS) not in sys.path
 if _ADDED:
@@ -47,13 +49,50 @@ def names_of(activation: str, *checks: str) -> set[str]:
     return {f"{check}[{activation}]" for check in (checks or CHECKS)}
 
 
-FORWARD_AND_EXTREMES = ("test_forward_float64", "test_forward_float32", "test_backward_extremes")
-BACKWARD = ("test_gradcheck", "test_backward_extremes")
+FORWARD = ("test_forward_float64", "test_forward_float32")
+BACKWARD = ("test_backward_float64", "test_backward_extremes")
+#: The last line of the instructor source: code appended after it patches the finished classes.
+LAST_LINE = '        return f"beta={self.beta}, threshold={self.threshold}"\n'
+RULE_BUILTINS = "готовые функции активации запрещены"
+RULE_AUTOGRAD = "автоматическое дифференцирование в решении запрещено"
+
+
+def appended(code: str) -> tuple[tuple[str, str], ...]:
+    """A replacement that appends ``code`` at the end of the source (after the last class)."""
+    return ((LAST_LINE, LAST_LINE + "\n\n" + code.strip("\n") + "\n"),)
+
+
+def stub(forward: str, backward: str, reason: str = "неверн") -> Mutation:
+    """A trivial stub written where the student writes: every solution region of the reference
+    becomes one ``return``: ``forward`` (an expression in ``x``) in ``forward`` and in
+    ``stable_sigmoid``, ``backward`` (in ``grad_output``) in ``backward``, followed by one ``None``
+    per number parameter of the Function. Every test must fail on it (issue #12, kind 9), each
+    failure's output containing ``reason``."""
+    source = SOURCE.read_text(encoding="utf-8")
+    lines = source.splitlines(keepends=True)
+    replacements: list[tuple[str, str]] = []
+    n_params = 0
+    start: int | None = None
+    for number, line in enumerate(lines):
+        text = line.strip()
+        if text.startswith("def forward("):
+            n_params = len(ast.parse(text + " pass").body[0].args.args) - 2  # minus ctx and x
+        if text == BEGIN_MARKER:
+            start = number
+        elif text == END_MARKER and start is not None:
+            region = "".join(lines[start:number + 1])
+            indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+            in_backward = any(lines[k].strip().startswith("def backward(") for k in range(start - 3, start))
+            value = backward + ", None" * n_params if in_backward else forward
+            replacements.append((region, f"{indent}return {value}\n"))
+            start = None
+    return Mutation(tuple(replacements), ALL_TESTS, reason=reason)
+
 
 MUTATIONS: dict[str, Mutation] = {
-    # Identity passes any test fed only non-negative inputs; ours feed both signs. Its backward is
-    # consistent with its forward, so gradcheck passes: only the value checks can catch it.
-    # (One submission for the three: each activation's tests are independent of the others'.)
+    # --- wrong solutions: each loses exactly the tests meant to catch it -------------------------
+    # Identity passes any test fed only non-negative inputs; ours feed both signs, and its backward
+    # (consistent with its own forward) is compared with the judge's reference gradient.
     "identity_relu_leaky_relu_elu": Mutation(
         (("return torch.where(x > 0, x, torch.zeros_like(x))", "return x.clone()"),
          ("return torch.where(x > 0, grad_output, torch.zeros_like(grad_output))", "return grad_output"),
@@ -63,38 +102,93 @@ MUTATIONS: dict[str, Mutation] = {
          ("return torch.where(x > 0, x, alpha * torch.expm1(negative))", "return x.clone()"),
          ("return torch.where(x > 0, grad_output, grad_output * ctx.alpha * torch.exp(negative)), None",
           "return grad_output, None")),
-        frozenset(names_of("MyReLU", *FORWARD_AND_EXTREMES) | names_of("MyLeakyReLU", *FORWARD_AND_EXTREMES)
-                  | names_of("MyELU", *FORWARD_AND_EXTREMES)),
-        reason="неверное значение",
+        frozenset(names_of("MyReLU") | names_of("MyLeakyReLU") | names_of("MyELU")),
+        reason="неверн",
     ),
-    # The forbidden shortcut: values and gradients are right, the ATen recorder sees aten.gelu.
+    # The forbidden shortcut: caught on the syntax tree, only GELU's tests fail.
     "gelu_calls_F_gelu": Mutation(
         (("        return x * cdf\n", "        return torch.nn.functional.gelu(x)\n"),),
         frozenset(names_of("MyGELU")),
-        reason="aten.gelu",
+        reason=RULE_BUILTINS,
     ),
-    # The same shortcut hidden from any text search.
+    # The same shortcut as a tensor method.
+    "sigmoid_tensor_method": Mutation(
+        (("        s = stable_sigmoid(x)\n        ctx.save_for_backward(s)", "        s = x.sigmoid()\n"
+          "        ctx.save_for_backward(s)"),),
+        frozenset(names_of("MySigmoid")),
+        reason=RULE_BUILTINS,
+    ),
+    # ... hidden from any text search: the core's rule on getattr with a computed name.
     "silu_calls_sigmoid_by_getattr": Mutation(
         (("s = stable_sigmoid(x)\n        ctx.save_for_backward(x, s)",
           's = getattr(torch, "sig" + "moid")(x)\n        ctx.save_for_backward(x, s)'),),
         frozenset(names_of("MySiLU")),
-        reason="aten.sigmoid",
+        reason="getattr",
     ),
-    # Naive formulas: log(1 + exp(x)) overflows to inf, exp(x) / (1 + exp(x)) and
-    # (e^x - e^-x) / (e^x + e^-x) become inf / inf = nan at large |x|.
-    "naive_softplus_and_tanh": Mutation(
+    # A forbidden call in a helper: the tests of every activation that uses the helper fail.
+    "stable_sigmoid_calls_torch_sigmoid": Mutation(
+        (("    z = torch.exp(-torch.abs(x))  # z из (0, 1]: переполнения нет\n"
+          "    return torch.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))\n",
+          "    return torch.sigmoid(x)\n"),),
+        frozenset(names_of("MySigmoid") | names_of("MySiLU") | names_of("MySoftplus")),
+        reason=RULE_BUILTINS,
+    ),
+    # Naive formulas: (e^x - e^-x) / (e^x + e^-x) is inf / inf = nan at |x| >= 710 (float64); the
+    # backward 1 - y^2 then gets the nan from the saved output.
+    "naive_tanh": Mutation(
+        (("m = torch.expm1(-2.0 * torch.abs(x))\n        t = -m / (2.0 + m)\n        y = torch.where(x < 0, -t, t)",
+          "y = (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))"),),
+        frozenset(names_of("MyTanh")),
+        reason="inf/nan",
+    ),
+    # log(1 + exp(z)) without the threshold: inf at large z; the sigmoid exp(z) / (1 + exp(z)): nan.
+    "naive_softplus": Mutation(
         (("return torch.where(z > threshold, x, smooth)", "return torch.log(1 + torch.exp(z)) / beta"),
          ("return torch.where(z > ctx.threshold, grad_output, grad_output * stable_sigmoid(z)), None, None",
-          "return grad_output * torch.exp(z) / (1 + torch.exp(z)), None, None"),
-         ("m = torch.expm1(-2.0 * torch.abs(x))\n        t = -m / (2.0 + m)\n        y = torch.where(x < 0, -t, t)",
-          "y = (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))")),
-        frozenset(names_of("MySoftplus", *FORWARD_AND_EXTREMES) | names_of("MyTanh", *FORWARD_AND_EXTREMES)),
-        reason="нечисловые значения (inf/nan)",
+          "return grad_output * torch.exp(z) / (1 + torch.exp(z)), None, None")),
+        frozenset(names_of("MySoftplus")),
+        reason="inf/nan",
+    ),
+    # Issue #13: the same naive log(1 + exp(z)) behind the threshold, which hides the overflow at
+    # the default threshold 20. Caught by threshold=400 (float32 overflow on the selected branch),
+    # beta=0.01 (log instead of log1p loses e^z at z = -10 in float32) and, in float64, by the
+    # exp(1000) that torch.where discards.
+    "naive_softplus_behind_threshold": Mutation(
+        (("smooth = (torch.clamp(z, min=0.0) + torch.log1p(torch.exp(-torch.abs(z)))) / beta",
+          "smooth = torch.log(1 + torch.exp(z)) / beta"),),
+        frozenset(names_of("MySoftplus", *FORWARD)),
+        reason="inf/nan",
+    ),
+    "naive_sigmoid_in_softplus_backward": Mutation(
+        (("return torch.where(z > ctx.threshold, grad_output, grad_output * stable_sigmoid(z)), None, None",
+          "return torch.where(z > ctx.threshold, grad_output, grad_output * torch.exp(z) / (1 + torch.exp(z))), "
+          "None, None"),),
+        frozenset(names_of("MySoftplus", *BACKWARD)),
+        reason="inf/nan",
+    ),
+    # Issue #13: exp without the clamp in ELU: torch.where discards exp(1000) = inf, the watch
+    # on every operation does not.
+    "elu_backward_unclamped_exp": Mutation(
+        (("grad_output * ctx.alpha * torch.exp(negative)), None", "grad_output * ctx.alpha * torch.exp(x)), None"),),
+        frozenset(names_of("MyELU", *BACKWARD)),
+        reason="inf/nan",
+    ),
+    "elu_forward_unclamped_expm1": Mutation(
+        (("alpha * torch.expm1(negative))", "alpha * torch.expm1(x))"),),
+        frozenset(names_of("MyELU", *FORWARD)),
+        reason="inf/nan",
     ),
     "sigmoid_backward_wrong_sign": Mutation(
         (("return grad_output * s * (1.0 - s)", "return -grad_output * s * (1.0 - s)"),),
         frozenset(names_of("MySigmoid", *BACKWARD)),
-        reason="backward",
+        reason="неверный градиент",
+    ),
+    # ReLU'(0) = 1 instead of PyTorch's 0: only the test that includes the kink fails, and says so.
+    "relu_derivative_one_at_zero": Mutation(
+        (("return torch.where(x > 0, grad_output, torch.zeros_like(grad_output))",
+          "return torch.where(x >= 0, grad_output, torch.zeros_like(grad_output))"),),
+        frozenset(names_of("MyReLU", "test_backward_extremes")),
+        reason="точка излома",
     ),
     # Plain autograd instead of a torch.autograd.Function with a hand-written backward.
     "relu_without_function": Mutation(
@@ -102,17 +196,114 @@ MUTATIONS: dict[str, Mutation] = {
         frozenset(names_of("MyReLU")),
         reason="torch.autograd.Function",
     ),
+    "leaky_relu_modifies_input": Mutation(
+        (("        ctx.save_for_backward(x)\n        ctx.negative_slope = negative_slope\n",
+          "        ctx.save_for_backward(x)\n        ctx.negative_slope = negative_slope\n"
+          "        x.mul_(1.0)\n        x.add_(0.5)\n        x.sub_(0.5)\n        x.add_(1e-3)\n"),),
+        frozenset(names_of("MyLeakyReLU")),
+        reason="изменил входной тензор",
+    ),
     "tanh_backward_infinite_loop": Mutation(
         (("(y,) = ctx.saved_tensors\n        return grad_output * (1.0 - y * y)",
           "while True:\n            pass"),),
         frozenset(names_of("MyTanh", *BACKWARD)),
-        reason="timeout",
+        reason="превышено время",
     ),
     "exit_at_import": Mutation(
-        (("from __future__ import annotations\n", "from __future__ import annotations\n\nimport os\n\nos._exit(0)\n"),),
-        frozenset(ALL_TESTS),
-        reason="os._exit(0)",
+        (("from __future__ import annotations\n", "from __future__ import annotations\n\nraise SystemExit(0)\n"),),
+        ALL_TESTS,
+        reason="выход",
     ),
+    # --- trivial stubs (issue #12, kind 9): every test fails -----------------------------------
+    "stub_constant": stub("torch.full_like(x, 0.5)", "torch.zeros_like(grad_output)"),
+    "stub_zero": stub("torch.zeros_like(x)", "torch.zeros_like(grad_output)"),
+    "stub_identity": stub("x.clone()", "grad_output.clone()"),
+    # --- dishonest (issue #12, kind 8): the right values from forbidden code score 0 -------------
+    # The built-ins with the worker's op recorder switched off (a TorchDispatchMode internal).
+    "hide_from_dispatch": Mutation(appended("""
+from torch.utils._python_dispatch import _disable_current_modes
+
+
+def _borrow(builtin):
+    def forward(ctx, x, *params):
+        ctx.params = params
+        ctx.save_for_backward(x)
+        with _disable_current_modes():
+            return builtin(x, *params)
+
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        with _disable_current_modes(), torch.enable_grad():
+            leaf = x.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(builtin(leaf, *ctx.params), leaf, grad_output)
+        return (grad, *([None] * len(ctx.params)))
+
+    return staticmethod(forward), staticmethod(backward)
+
+
+for _cls, _builtin in ((ReLUFunction, torch.relu), (LeakyReLUFunction, torch.nn.functional.leaky_relu),
+                       (SigmoidFunction, torch.sigmoid), (TanhFunction, torch.tanh),
+                       (ELUFunction, torch.nn.functional.elu), (GELUFunction, torch.nn.functional.gelu),
+                       (SiLUFunction, torch.nn.functional.silu), (SoftplusFunction, torch.nn.functional.softplus)):
+    _cls.forward, _cls.backward = _borrow(_builtin)
+"""), ALL_TESTS, reason="torch.utils._python_dispatch"),
+    # The built-ins fetched with built names: importlib + getattr + torch.ops.
+    "builtins_by_built_names": Mutation(appended("""
+import importlib
+
+_functional = importlib.import_module("torch.nn." + "functional")
+
+
+def _borrow(name):
+    builtin = getattr(_functional, name)
+
+    def forward(ctx, x, *params):
+        ctx.params = params
+        ctx.x_in = x
+        return builtin(x, *params)
+
+    def backward(ctx, grad_output):
+        return (grad_output * torch.ops.aten.ones_like(ctx.x_in), *([None] * len(ctx.params)))
+
+    return staticmethod(forward), staticmethod(backward)
+
+
+for _cls, _name in zip((ReLUFunction, LeakyReLUFunction, SigmoidFunction, TanhFunction, ELUFunction,
+                        GELUFunction, SiLUFunction, SoftplusFunction),
+                       ("re" + "lu", "leaky_" + "relu", "sig" + "moid", "ta" + "nh", "e" + "lu", "ge" + "lu",
+                        "si" + "lu", "soft" + "plus")):
+    _cls.forward, _cls.backward = _borrow(_name)
+"""), ALL_TESTS, reason="importlib"),
+    # The reference's own forward, differentiated by autograd in a module-level helper that every
+    # backward calls: values and gradients are right; the rule on autograd fails it.
+    "autograd_in_helper": Mutation(appended("""
+class _Scratch:
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+
+def _autograd_backward(forward):
+    def backward(ctx, grad_output):
+        with torch.enable_grad():
+            leaf = ctx.x_in.detach().requires_grad_(True)
+            scratch = _Scratch()
+            (grad,) = torch.autograd.grad(forward(scratch, leaf, *ctx.params), leaf, grad_output)
+        return (grad, *([None] * len(ctx.params)))
+
+    def wrapped_forward(ctx, x, *params):
+        ctx.x_in, ctx.params = x, params
+        return forward(_Scratch(), x, *params)
+
+    return staticmethod(wrapped_forward), staticmethod(backward)
+
+
+for _cls in (ReLUFunction, LeakyReLUFunction, SigmoidFunction, TanhFunction, ELUFunction, GELUFunction,
+             SiLUFunction, SoftplusFunction):
+    _cls.forward, _cls.backward = _autograd_backward(_cls.forward)
+"""), ALL_TESTS, reason=RULE_AUTOGRAD),
+    # A hang in every forward, with no import or rule broken (any() over an endless iterator of
+    # zeros): bounded by the per-call limit and the core's limit on worker restarts.
+    "hang_in_every_forward": stub("x if any(iter(int, 1)) else x", "grad_output", reason="решения"),
 }
 
 
@@ -121,7 +312,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Graded]:
     """Grade the reference, the release and every mutation once (the infinite loop first: it
     mostly waits for its timeouts, so the others overlap it)."""
     root = tmp_path_factory.mktemp("activations")
-    return grade_all("activations", SOURCE.name, MUTATIONS, root, first=["tanh_backward_infinite_loop"])
+    return grade_all("activations", SOURCE.name, MUTATIONS, root, first=["hang_in_every_forward", "tanh_backward_infinite_loop"])
 
 
 @pytest.mark.slow

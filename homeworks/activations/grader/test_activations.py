@@ -1,44 +1,60 @@
-"""Grader of the ``activations`` homework (run by ``homeworks/grade.py``, not by ``make test``).
+"""Judge tests of the ``activations`` homework (run by ``homeworks/grade.py``, not by ``make test``).
 
-Eight activations x four checks, 1/32 point each (total exactly 1.0):
+The judge never imports the submission: every value comes from the worker op
+``grading_worker.ops_activations.run`` (construct ``My<Name>(**kwargs)``, run it on the judge's
+``x``, backward with the judge's upstream gradient), and every reference is computed here, from
+the same inputs, with ``torch.nn.functional`` in float64 (rounded to the test's dtype).
 
-* ``test_forward_float64``  values against ``torch.nn.functional`` on negative and positive
-  inputs (0, tiny, moderate, +-20/30/100/1000), default and non-default parameters;
-* ``test_forward_float32``  the same in float32 (finite and close at +-100 and +-1000);
-* ``test_gradcheck``        ``torch.autograd.gradcheck`` of the student's backward (float64);
-* ``test_backward_extremes`` the gradient against PyTorch's, float32 and float64, at the
-  extremes, with a non-constant upstream gradient.
+Eight activations x four tests, 1/32 point each (total exactly 1.0):
 
-Every check also requires that the output comes from the student's own
-``torch.autograd.Function`` with an explicit ``backward``, that the input is left unchanged,
-and that no built-in activation operator ran in forward or backward: the ATen operators are
-recorded with a dispatch mode (:func:`grading.record_aten_ops`), so aliases do not help.
-Messages are in Russian: students read them.
+* ``test_forward_float64``   values on a grid of both signs (0, tiny, moderate, +-20 ... +-1000),
+  every parameter variant;
+* ``test_forward_float32``   the same in float32 (a naive ``exp`` overflows near x = 89);
+* ``test_backward_float64``  dL/dx on the same grid (float64, kinks left out) against the
+  judge's reference gradient for a non-constant upstream gradient with both signs;
+* ``test_backward_extremes`` dL/dx at x from -1000 to 1000, the kinks included, float32 and float64.
+
+Every test also checks, for its activation: the rules of the statement on the syntax tree of the
+submission (first layer: built-in activation functions under any alias, autograd, the core's
+deny-list); the output comes from the student's own ``torch.autograd.Function`` with its own
+``backward``; the input is unchanged; dtype and shape; and, as a second layer, the ATen operators
+the worker recorded. A forward test also fails when an operation of the forward pass produced
+``inf``/``nan`` from finite inputs (an overflow hidden by ``torch.where``), a backward test when
+one of the backward pass did. Messages are Russian: students read them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ast
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
-from grading import ACTIVATION_OPS, assert_no_aten_ops, record_aten_ops
-from torch.autograd.gradcheck import GradcheckError
+from grading.rules import RuleSet, Violation, assert_rules
+from grading_worker.recorder import ACTIVATION_OPS, normalise_op
 
 POINTS = 1.0 / 32
+SOURCE_FILE = "activations.py"
 
 
+# ----------------------------------------------------------------------------------------------
+# The activations and their references (judge side)
+# ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Case:
-    """One activation: the student's class, the reference, and parameter variants."""
+    """One activation: the student's module, the judge's reference and the parameter variants.
+
+    ``kinks``: inputs where the derivative is a convention (the statement fixes PyTorch's);
+    they are left out of ``test_backward_float64`` and checked in ``test_backward_extremes``.
+    """
 
     name: str
     reference: Callable[..., torch.Tensor]
     variants: tuple[dict[str, float], ...] = ({},)
-    extra_forbidden: frozenset[str] = field(default_factory=frozenset)
+    extra_forbidden_ops: frozenset[str] = field(default_factory=frozenset)
     kinks: tuple[float, ...] = ()
 
 
@@ -49,23 +65,30 @@ CASES = [
     Case("MySigmoid", lambda x: torch.sigmoid(x)),
     Case("MyTanh", lambda x: torch.tanh(x)),
     Case("MyELU", lambda x, alpha=1.0: F.elu(x, alpha), variants=({}, {"alpha": 0.5}), kinks=(0.0,)),
-    Case("MyGELU", lambda x: F.gelu(x), extra_forbidden=frozenset({"aten.special_ndtr"})),
+    Case("MyGELU", lambda x: F.gelu(x), extra_forbidden_ops=frozenset({"aten.special_ndtr"})),
     Case("MySiLU", lambda x: F.silu(x)),
+    # beta=0.01: log(1 + exp(z)) instead of log1p loses the tiny values at x = -1000 (z = -10) in
+    # float32; threshold=400: beta * x up to 355 stays on the smooth branch, where a naive
+    # exp(beta * x) overflows in float32 (the default threshold 20 hides that overflow).
     Case("MySoftplus", lambda x, beta=1.0, threshold=20.0: F.softplus(x, beta, threshold),
-         variants=({}, {"beta": 2.0, "threshold": 10.0}, {"beta": 0.5}),
-         extra_forbidden=frozenset({"aten.logaddexp", "aten.logsumexp"}), kinks=(20.0, 5.0, 40.0)),
+         variants=({}, {"beta": 2.0, "threshold": 10.0}, {"beta": 0.5}, {"beta": 0.01},
+                   {"beta": 0.5, "threshold": 400.0}),
+         extra_forbidden_ops=frozenset({"aten.logaddexp", "aten.logsumexp"})),
 ]
 IDS = [case.name for case in CASES]
-FORBIDDEN_EVERYWHERE = ACTIVATION_OPS | {"aten.special_expit", "aten.special_log_ndtr"}
+CASE_BY_NAME = {case.name: case for case in CASES}
+FORBIDDEN_OPS = ACTIVATION_OPS | {"aten.special_expit", "aten.special_log_ndtr", "aten.logaddexp2"}
 
 # Negative and positive values, zero, tiny and huge magnitudes: identity cannot pass as ReLU.
 SPECIAL = [0.0, 1e-8, 1e-3, 0.1, 0.5, 1.0, 2.0, 5.0, 9.99, 10.0, 10.01, 15.0, 19.5, 20.0, 20.5, 30.0, 50.0,
-           88.0, 100.0, 710.0, 1000.0]
-EXTREMES = [-1000.0, -100.0, -30.0, -5.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 5.0, 30.0, 100.0, 1000.0]
+           88.0, 100.0, 200.0, 710.0, 1000.0]
+EXTREMES = [-1000.0, -710.0, -500.0, -200.0, -100.0, -30.0, -5.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 5.0, 20.0,
+            30.0, 100.0, 200.0, 500.0, 710.0, 1000.0]
+TOLERANCES = {torch.float64: (1e-7, 1e-10), torch.float32: (1e-5, 1e-6)}
 
 
 def grid(dtype: torch.dtype) -> torch.Tensor:
-    """A 2-D grid of inputs covering both signs (shape (2, N): checks shape handling too)."""
+    """A 2-D grid of inputs covering both signs, shape (2, N) (checks shape handling too)."""
     values = torch.linspace(-12.0, 12.0, 97, dtype=torch.float64).tolist()
     values += SPECIAL + [-v for v in SPECIAL if v != 0.0]
     values = sorted(set(values))
@@ -75,153 +98,308 @@ def grid(dtype: torch.dtype) -> torch.Tensor:
 
 
 def upstream(like: torch.Tensor) -> torch.Tensor:
-    """A deterministic, non-constant upstream gradient dL/dy with both signs."""
-    n = like.numel()
-    values = torch.linspace(-1.5, 2.5, n, dtype=torch.float64).reshape(like.shape)
-    return values.to(like.dtype)
+    """A deterministic upstream gradient dL/dy: both signs, never zero, not constant
+    (values +-0.5 ... +-2.0), so that returning ``grad_output`` unchanged is visible."""
+    index = torch.arange(like.numel(), dtype=torch.float64)
+    sign = 1.0 - 2.0 * (index % 2)
+    return (sign * (0.5 + (index % 7) / 4.0)).reshape(like.shape).to(like.dtype)
 
 
-def forbidden_for(case: Case) -> frozenset[str]:
-    """Operators that must not run inside ``case``'s forward or backward."""
-    return FORBIDDEN_EVERYWHERE | case.extra_forbidden
+def reference_forward(case: Case, kwargs: Mapping[str, float], x: torch.Tensor) -> torch.Tensor:
+    """The judge's value: ``torch.nn.functional`` in float64 on ``x`` (exactly converted), rounded
+    to ``x``'s dtype."""
+    with torch.no_grad():
+        return case.reference(x.to(torch.float64), **kwargs).to(x.dtype)
 
 
-def describe(kwargs: dict[str, float]) -> str:
-    """``(alpha=0.5)`` or ``()``: how the module was constructed, for messages."""
-    return "(" + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
+def reference_grad(case: Case, kwargs: Mapping[str, float], x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """The judge's dL/dx = g * f'(x): PyTorch's autograd of the reference in float64, rounded."""
+    leaf = x.to(torch.float64).requires_grad_(True)
+    (grad,) = torch.autograd.grad(case.reference(leaf, **kwargs), leaf, g.to(torch.float64))
+    return grad.to(x.dtype)
 
 
-def check_own_function(y: torch.Tensor, what: str) -> None:
-    """The output must come from a custom ``torch.autograd.Function`` with its own backward."""
-    assert isinstance(y, torch.Tensor), f"{what}: forward должен вернуть torch.Tensor, а вернул {type(y).__name__}"
-    node_cls = type(y.grad_fn) if y.grad_fn is not None else None
-    function_cls = getattr(node_cls, "_forward_cls", None)
-    assert isinstance(function_cls, type) and issubclass(function_cls, torch.autograd.Function), (
+def dtype_name(dtype: torch.dtype) -> str:
+    """``"float32"`` for ``torch.float32``."""
+    return str(dtype).removeprefix("torch.")
+
+
+def describe(case: Case, kwargs: Mapping[str, float], dtype: torch.dtype) -> str:
+    """``MyELU(alpha=0.5), float32``: what was run, for messages."""
+    args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    return f"{case.name}({args}), {dtype_name(dtype)}"
+
+
+# ----------------------------------------------------------------------------------------------
+# First layer: the statement's rules on the submission's syntax tree (checked here, in the judge)
+# ----------------------------------------------------------------------------------------------
+RULE_BUILTINS = "готовые функции активации запрещены"
+RULE_AUTOGRAD = "автоматическое дифференцирование в решении запрещено (backward пишется вручную)"
+
+#: Built-in activations and their relatives (functional names, tensor methods, ``torch.nn`` modules).
+BUILTIN_ACTIVATIONS = (
+    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_", "celu", "celu_",
+    "gelu", "silu", "mish", "softplus", "sigmoid", "sigmoid_", "tanh", "tanh_", "hardtanh", "hardtanh_",
+    "hardsigmoid", "hardswish", "logsigmoid", "log_sigmoid", "softmax", "log_softmax", "softmin", "softsign",
+    "tanhshrink", "threshold", "threshold_", "rrelu", "rrelu_", "glu", "prelu", "hardshrink", "softshrink",
+    "logit", "logit_", "expit", "ndtr", "log_ndtr", "logaddexp", "logaddexp2", "logsumexp",
+    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Softplus", "Sigmoid",
+    "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softmax", "LogSoftmax", "Softmin",
+    "Softsign", "Tanhshrink", "Threshold", "RReLU", "PReLU", "GLU", "Hardshrink", "Softshrink",
+)
+#: Autograd inside the submission: it would compute the derivative instead of the student.
+AUTOGRAD = ("torch.autograd.grad", "torch.autograd.backward", "torch.autograd.functional",
+            "torch.autograd.forward_ad", "torch.autograd.gradcheck", "torch.autograd.grad_mode",
+            "torch.autograd.enable_grad", "torch.autograd.set_grad_enabled", "torch.enable_grad",
+            "torch.set_grad_enabled", "torch.func", "torch.vmap")
+#: Forbidden as names (any alias, import or reference), with the rule each one breaks.
+FORBIDDEN_NAMES: dict[str, str] = {
+    **{f"torch.nn.functional.{name}": RULE_BUILTINS for name in BUILTIN_ACTIVATIONS},
+    **{f"torch.{name}": RULE_BUILTINS for name in BUILTIN_ACTIVATIONS},
+    **{f"torch.nn.{name}": RULE_BUILTINS for name in BUILTIN_ACTIVATIONS},
+    "torch.special": RULE_BUILTINS,
+    "torch.nn.modules.activation": RULE_BUILTINS,
+    **{name: RULE_AUTOGRAD for name in AUTOGRAD},
+}
+#: Forbidden as attribute names on any object: ``x.sigmoid()``, ``F.gelu`` under any alias of ``F``.
+FORBIDDEN_ATTRIBUTES: dict[str, str] = {
+    # (not ``threshold``: Softplus keeps its own ``self.threshold``/``ctx.threshold``)
+    **{name: RULE_BUILTINS for name in (*BUILTIN_ACTIVATIONS, "special") if not name.startswith("threshold")},
+    **{name: RULE_AUTOGRAD for name in ("backward", "grad_fn", "requires_grad_", "enable_grad", "set_grad_enabled")},
+}
+#: Modules the submission may import (prefix match; the core's deny-list applies on top).
+ALLOWED_IMPORTS: frozenset[str] = frozenset({"__future__", "math", "typing", "collections", "functools", "torch"})
+#: The homework's rules, on top of the core's built-in ones (grading.rules.BUILTIN_RULES).
+RULES = RuleSet(allowed_imports=ALLOWED_IMPORTS, forbidden=FORBIDDEN_NAMES, forbidden_attributes=FORBIDDEN_ATTRIBUTES)
+
+
+def activations_reached(source: str) -> Callable[[int], frozenset[str]]:
+    """Map a line of the submission to the activations whose tests a violation there must fail.
+
+    The top-level definitions (functions, classes) form a graph by the names each one mentions;
+    activation ``My<Name>`` reaches every definition on a path from the class ``My<Name>``. A line
+    inside a definition reached only by some activations affects those; any other line (module-level
+    code, an import, a definition mentioned by module-level code or by nothing at all) affects all.
+    """
+    everything = frozenset(CASE_BY_NAME)
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return lambda line: everything
+    definitions: dict[str, list[ast.stmt]] = {}
+    mentions: dict[str, set[str]] = {}
+    module_mentions: set[str] = set()
+    spans: list[tuple[int, int, str | None]] = []
+    for statement in tree.body:
+        names = {node.id for node in ast.walk(statement) if isinstance(node, ast.Name)}
+        end = statement.end_lineno or statement.lineno
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            definitions.setdefault(statement.name, []).append(statement)
+            mentions.setdefault(statement.name, set()).update(names)
+            spans.append((statement.lineno, end, statement.name))
+            for decorator in statement.decorator_list:  # decorators start above the `def` line
+                spans.append((decorator.lineno, end, statement.name))
+        else:
+            module_mentions |= names
+            spans.append((statement.lineno, end, None))
+
+    def closure(roots: set[str]) -> set[str]:
+        seen: set[str] = set()
+        stack = [name for name in roots if name in definitions]
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen.add(name)
+                stack.extend(m for m in mentions.get(name, ()) if m in definitions and m not in seen)
+        return seen
+
+    global_defs = closure(module_mentions)
+    reached_by = {case: closure({case}) for case in CASE_BY_NAME}
+
+    def affected(line: int) -> frozenset[str]:
+        owner = next((name for start, end, name in spans if start <= line <= end), None)
+        if owner is None or owner in global_defs:
+            return everything
+        cases = frozenset(case for case, reached in reached_by.items() if owner in reached)
+        return cases or everything  # dead code: we cannot tell where it is used
+
+    return affected
+
+
+@pytest.fixture(scope="session")
+def violations_of(rule_violations: Callable[[RuleSet], list[Violation]],
+                  submission_source: dict[str, str]) -> dict[str, list[Violation]]:
+    """Activation name -> the rule violations that fail its tests."""
+    # Until the core allows it (REQUESTS TO CORE, item 5): `__all__` is the release's own export list.
+    violations = [v for v in rule_violations(RULES) if not v.message.endswith("служебному имени __all__ запрещено")]
+    affected = activations_reached(submission_source.get(SOURCE_FILE, ""))
+    by_case: dict[str, list[Violation]] = {case: [] for case in CASE_BY_NAME}
+    for violation in violations:
+        for case in affected(violation.line):
+            by_case[case].append(violation)
+    return by_case
+
+
+# ----------------------------------------------------------------------------------------------
+# Running the student's code (in the worker) and checking what came back
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Outcome:
+    """What the worker reported for one run, type-checked (the worker's answer is untrusted)."""
+
+    y: torch.Tensor
+    grad: torch.Tensor | None
+    forward_nonfinite: list[dict[str, Any]]
+    backward_nonfinite: list[dict[str, Any]]
+
+
+def _field(result: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    """``result[key]`` if it has type ``kind``, else a failure (malformed answer)."""
+    if not isinstance(result, dict) or not isinstance(result.get(key), kind):
+        raise AssertionError(f"{what}: процесс решения вернул ответ неверного формата (поле {key})")
+    return result[key]
+
+
+def run(worker: Any, violations_of: dict[str, list[Violation]], case: Case, kwargs: Mapping[str, float],
+        x: torch.Tensor, grad_output: torch.Tensor | None) -> Outcome:
+    """Check the rules, run ``case`` in the worker, and check everything common to all tests:
+    a tensor output of x's shape and dtype from the student's own Function with its own backward,
+    the input left unchanged, no forbidden ATen operator; return the output (and gradient)."""
+    what = describe(case, kwargs, x.dtype)
+    assert_rules(violations_of[case.name])
+    result = worker.call("run", name=case.name, kwargs=dict(kwargs), x=x, grad_output=grad_output)
+    y_type = _field(result, "y_type", str, what)
+    if not isinstance(result.get("y"), torch.Tensor):
+        raise AssertionError(f"{what}: forward должен вернуть torch.Tensor, а вернул {y_type}")
+    y = result["y"]
+    assert result.get("y_dtype") == dtype_name(x.dtype), (
+        f"{what}: dtype выхода {result.get('y_dtype')} вместо {dtype_name(x.dtype)}")
+    assert tuple(y.shape) == tuple(x.shape), f"{what}: форма выхода {tuple(y.shape)} вместо {tuple(x.shape)}"
+    facts = _field(result, "grad_fn", dict, what)
+    function = facts.get("custom_function")
+    assert isinstance(function, str), (
         f"{what}: выход должен вычисляться вашим наследником torch.autograd.Function "
-        f"(через <Имя>Function.apply), а grad_fn выхода — {node_cls.__name__ if node_cls else None}"
-    )
-    assert function_cls.backward is not torch.autograd.Function.backward, (
-        f"{what}: в {function_cls.__name__} не определён собственный backward"
-    )
-
-
-def run(submission: Any, case: Case, kwargs: dict[str, float], x: torch.Tensor,
-        grad_out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Run the student's module (and its backward if ``grad_out``), with all common checks."""
-    what = f"{case.name}{describe(kwargs)}, {str(x.dtype).replace('torch.', '')}"
-    cls = getattr(submission, case.name, None)
-    assert cls is not None, f"в activations.py нет класса {case.name}"
-    module = cls(**kwargs)
-    x = x.detach().clone().requires_grad_(True)
-    before = x.detach().clone()
+        f"(через <Имя>Function.apply), а grad_fn выхода — {facts.get('node')}")
+    assert facts.get("own_backward") is True, f"{what}: в {function} не определён собственный backward"
+    x_after = _field(result, "x_after", torch.Tensor, what)
+    assert x_after.shape == x.shape and torch.equal(x_after, x), (
+        f"{what}: ваш код изменил входной тензор x (in-place операция)")
+    ops = _field(result, "forward_ops", list, what) + _field(result, "backward_ops", list, what)
+    forbidden = {normalise_op(op) for op in FORBIDDEN_OPS | case.extra_forbidden_ops}
+    hits = sorted({normalise_op(op) for op in ops if isinstance(op, str)} & forbidden)
+    assert not hits, f"{what}: {RULE_BUILTINS}: выполнились операции {', '.join(hits)}"
     grad = None
-    with record_aten_ops() as recorder:
-        y = module(x)
-        check_own_function(y, what)
-        if grad_out is not None:
-            (grad,) = torch.autograd.grad(y, x, grad_out)
-    assert_no_aten_ops(recorder, forbidden_for(case), what)
-    assert torch.equal(x.detach(), before), f"{what}: forward изменил входной тензор (in-place операция)"
-    assert y.shape == x.shape, f"{what}: форма выхода {tuple(y.shape)} вместо {tuple(x.shape)}"
-    assert y.dtype == x.dtype, f"{what}: dtype выхода {y.dtype} вместо {x.dtype}"
-    return y.detach(), grad
+    if grad_output is not None:
+        grad = result.get("grad")
+        assert isinstance(grad, torch.Tensor), f"{what}: backward не дал градиента по x"
+        assert grad.shape == x.shape, f"{what}: форма градиента {tuple(grad.shape)} вместо {tuple(x.shape)}"
+    return Outcome(y, grad, _field(result, "forward_nonfinite", list, what),
+                   _field(result, "backward_nonfinite", list, what))
 
 
-def assert_matches(actual: torch.Tensor, expected: torch.Tensor, x: torch.Tensor, what: str,
-                   rtol: float, atol: float) -> None:
-    """Finite where the reference is finite, and close; the message names the worst input."""
-    bad_finite = torch.isfinite(expected) & ~torch.isfinite(actual)
-    if bad_finite.any():
-        xs = x.detach()[bad_finite][:4].tolist()
-        vals = actual[bad_finite][:4].tolist()
-        raise AssertionError(f"{what}: нечисловые значения (inf/nan) при x = {xs}: {vals}")
+def assert_no_hidden_nonfinite(events: list[dict[str, Any]], what: str) -> None:
+    """No operation of this pass turned finite inputs into inf/nan (even if discarded later)."""
+    if events:
+        event = events[0] if isinstance(events[0], dict) else {}
+        where = f" (x = {event['x']:g})" if isinstance(event.get("x"), float) else ""
+        raise AssertionError(
+            f"{what}: промежуточная операция {event.get('op')} дала {event.get('value')}{where}, хотя её входы "
+            "конечны: нечисловые значения (inf/nan) запрещены и там, где torch.where их потом отбрасывает "
+            "(exp от большого положительного аргумента переполняется, а exp(-|x|) — никогда)")
+
+
+def assert_matches(actual: torch.Tensor, expected: torch.Tensor, x: torch.Tensor, what: str) -> None:
+    """Forward values: finite where the reference is finite, and close; names the worst input."""
+    rtol, atol = TOLERANCES[x.dtype]
+    bad = torch.isfinite(expected) & ~torch.isfinite(actual)
+    if bad.any():
+        raise AssertionError(f"{what}: нечисловые значения (inf/nan) при x = {x[bad][:4].tolist()}: "
+                             f"{actual[bad][:4].tolist()}")
     close = torch.isclose(actual, expected, rtol=rtol, atol=atol)
     if not close.all():
         error = torch.where(close, torch.zeros_like(actual), (actual - expected).abs())
         worst = int(torch.argmax(error.reshape(-1)))
-        x_worst = x.detach().reshape(-1)[worst].item()
-        got, want = actual.reshape(-1)[worst].item(), expected.reshape(-1)[worst].item()
         raise AssertionError(
-            f"{what}: неверное значение при x = {x_worst:g}: получено {got:.10g}, ожидалось {want:.10g} "
-            f"(не совпало в {int((~close).sum())} точках из {close.numel()})"
-        )
+            f"{what}: неверное значение при x = {x.reshape(-1)[worst].item():g}: получено "
+            f"{actual.reshape(-1)[worst].item():.10g}, ожидалось {expected.reshape(-1)[worst].item():.10g} "
+            f"(не совпало в {int((~close).sum())} точках из {close.numel()})")
 
 
-TOLERANCES = {torch.float64: (1e-7, 1e-10), torch.float32: (1e-5, 1e-6)}
+def assert_grad_matches(actual: torch.Tensor, expected: torch.Tensor, x: torch.Tensor, g: torch.Tensor,
+                        case: Case, what: str) -> None:
+    """Gradients dL/dx = grad_output * dy/dx: finite and close; the message names the worst input,
+    the upstream value there and the derivative dy/dx it implies."""
+    rtol, atol = TOLERANCES[x.dtype]
+    bad = torch.isfinite(expected) & ~torch.isfinite(actual)
+    if bad.any():
+        raise AssertionError(f"{what}: нечисловые значения (inf/nan) в градиенте при x = {x[bad][:4].tolist()}: "
+                             f"{actual[bad][:4].tolist()}")
+    close = torch.isclose(actual, expected, rtol=rtol, atol=atol)
+    if not close.all():
+        error = torch.where(close, torch.zeros_like(actual), (actual - expected).abs())
+        worst = int(torch.argmax(error.reshape(-1)))
+        x_worst, g_worst = x.reshape(-1)[worst].item(), g.reshape(-1)[worst].item()
+        got, want = actual.reshape(-1)[worst].item(), expected.reshape(-1)[worst].item()
+        kink = " (точка излома: берите ту же производную, что и PyTorch, см. README)" if x_worst in case.kinks else ""
+        raise AssertionError(
+            f"{what}: неверный градиент при x = {x_worst:g}{kink}: dL/dx = grad_output · dy/dx с grad_output = "
+            f"{g_worst:g}; получено dL/dx = {got:.10g}, ожидалось {want:.10g}, то есть ваша dy/dx = "
+            f"{got / g_worst + 0.0:.10g} вместо {want / g_worst + 0.0:.10g} "
+            f"(не совпало в {int((~close).sum())} точках из {close.numel()})")
 
 
-def check_forward(submission: Any, case: Case, dtype: torch.dtype) -> None:
-    """Forward values of every parameter variant against the reference in ``dtype``."""
-    rtol, atol = TOLERANCES[dtype]
+# ----------------------------------------------------------------------------------------------
+# The tests
+# ----------------------------------------------------------------------------------------------
+def check_forward(worker: Any, violations_of: dict[str, list[Violation]], case: Case, dtype: torch.dtype) -> None:
+    """Forward values of every variant against the judge's reference in ``dtype``."""
     x = grid(dtype)
     for kwargs in case.variants:
-        y, _ = run(submission, case, kwargs, x)
-        expected = case.reference(x, **kwargs)
-        what = f"{case.name}{describe(kwargs)}, {str(dtype).replace('torch.', '')}, forward"
-        assert_matches(y, expected, x, what, rtol, atol)
+        what = f"{describe(case, kwargs, dtype)}, forward"
+        outcome = run(worker, violations_of, case, kwargs, x, None)
+        assert_matches(outcome.y, reference_forward(case, kwargs, x), x, what)
+        assert_no_hidden_nonfinite(outcome.forward_nonfinite, what)
 
 
-@pytest.mark.points(POINTS)
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_forward_float64(submission: Any, case: Case) -> None:
-    """Values in float64 on both signs, zero and large magnitudes, every parameter variant."""
-    check_forward(submission, case, torch.float64)
-
-
-@pytest.mark.points(POINTS)
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_forward_float32(submission: Any, case: Case) -> None:
-    """Values in float32, where a naive exp overflows already near x = 89."""
-    check_forward(submission, case, torch.float32)
-
-
-def worst_mismatch(module: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> str:
-    """Where the student's derivative differs most from a central difference (elementwise)."""
-    h = 1e-6
-    inputs = x.clone().requires_grad_(True)
-    (analytic,) = torch.autograd.grad(module(inputs).sum(), inputs)
-    with torch.no_grad():
-        numeric = (module(x + h) - module(x - h)) / (2 * h)
-    error = (analytic - numeric).abs().nan_to_num(nan=float("inf"))
-    worst = int(torch.argmax(error))
-    return (f"при x = {x[worst].item():.6g} ваш backward даёт dy/dx = {analytic[worst].item():.6g}, "
-            f"а (f(x+h) - f(x-h)) / 2h = {numeric[worst].item():.6g}")
-
-
-@pytest.mark.points(POINTS)
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_gradcheck(submission: Any, case: Case) -> None:
-    """The hand-written backward agrees with finite differences (float64, away from kinks)."""
-    generator = torch.Generator().manual_seed(20260119)
-    x = 3.0 * torch.randn(4, 6, generator=generator, dtype=torch.float64)
-    x = torch.cat([x.reshape(-1), torch.tensor([-7.5, -2.5, 2.5, 7.5], dtype=torch.float64)])
-    for kink in case.kinks:  # finite differences are meaningless across a kink
-        x = torch.where((x - kink).abs() < 1e-3, x + 0.01, x)
+def check_backward(worker: Any, violations_of: dict[str, list[Violation]], case: Case, x: torch.Tensor) -> None:
+    """dL/dx of every variant against the judge's reference gradient, upstream :func:`upstream`."""
+    g = upstream(x)
     for kwargs in case.variants:
-        what = f"{case.name}{describe(kwargs)}"
-        run(submission, case, kwargs, x, torch.ones_like(x))  # structure + forbidden operators
-        module = getattr(submission, case.name)(**kwargs)
-        inputs = x.clone().requires_grad_(True)
-        try:
-            torch.autograd.gradcheck(module, (inputs,), eps=1e-6, atol=1e-6, rtol=1e-4, raise_exception=True)
-        except GradcheckError:
-            raise AssertionError(f"{what}: backward не согласуется с конечными разностями: "
-                                 f"{worst_mismatch(module, x)}") from None
+        what = f"{describe(case, kwargs, x.dtype)}, backward"
+        outcome = run(worker, violations_of, case, kwargs, x, g)
+        assert outcome.grad is not None
+        assert_grad_matches(outcome.grad, reference_grad(case, kwargs, x, g), x, g, case, what)
+        assert_no_hidden_nonfinite(outcome.backward_nonfinite, what)
 
 
 @pytest.mark.points(POINTS)
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_backward_extremes(submission: Any, case: Case) -> None:
-    """Gradients against PyTorch's at +-1000, +-100, 0, ... in float32 and float64."""
+def test_forward_float64(worker: Any, violations_of: dict[str, list[Violation]], case: Case) -> None:
+    """Values in float64 on both signs, zero and large magnitudes, every parameter variant."""
+    check_forward(worker, violations_of, case, torch.float64)
+
+
+@pytest.mark.points(POINTS)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_forward_float32(worker: Any, violations_of: dict[str, list[Violation]], case: Case) -> None:
+    """Values in float32, where a naive exp overflows already near x = 89."""
+    check_forward(worker, violations_of, case, torch.float32)
+
+
+@pytest.mark.points(POINTS)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_backward_float64(worker: Any, violations_of: dict[str, list[Violation]], case: Case) -> None:
+    """dL/dx on the float64 grid (kinks left out) against the judge's reference gradient."""
+    x = grid(torch.float64).reshape(-1)
+    keep = torch.ones_like(x, dtype=torch.bool)
+    for kink in case.kinks:
+        keep &= x != kink
+    check_backward(worker, violations_of, case, x[keep])
+
+
+@pytest.mark.points(POINTS)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_backward_extremes(worker: Any, violations_of: dict[str, list[Violation]], case: Case) -> None:
+    """dL/dx at x from -1000 to 1000 (kinks included) in float64 and float32."""
     for dtype in (torch.float64, torch.float32):
-        rtol, atol = TOLERANCES[dtype]
-        x = torch.tensor(EXTREMES, dtype=dtype)
-        g = upstream(x)
-        for kwargs in case.variants:
-            _, grad = run(submission, case, kwargs, x, g)
-            assert grad is not None
-            reference_input = x.clone().requires_grad_(True)
-            (expected,) = torch.autograd.grad(case.reference(reference_input, **kwargs), reference_input, g)
-            what = f"{case.name}{describe(kwargs)}, {str(dtype).replace('torch.', '')}, backward"
-            assert grad.dtype == dtype, f"{what}: dtype градиента {grad.dtype} вместо {dtype}"
-            assert_matches(grad, expected, x, what, rtol, atol)
+        check_backward(worker, violations_of, case, torch.tensor(EXTREMES, dtype=dtype))
