@@ -99,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bar.write(f"{outcome.student}: {outcome.status_text()}", file=sys.stderr)
 
     previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    # Ctrl-C must stop the batch even when this process started with SIGINT ignored (a
+    # background job of a non-interactive shell): Python then installs no handler of its own.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         report = grade_class(
             homework, args.subs, args.out, jobs=args.jobs or os.cpu_count() or 1, force=args.force,
@@ -116,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if bar is not None:
             bar.close()
     print(report.summary(), flush=True)
