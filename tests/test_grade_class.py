@@ -4,8 +4,9 @@ One small class of the ``activations`` homework is graded for real, two gradings
 reference, the untouched release, a wrong submission, a submission that hangs at import, and
 the broken kinds that must score 0 with a clear status without stopping the batch (empty
 folder, syntax error, wrong file name, non-UTF-8, a symbolic link to the instructor's
-reference, a huge file). Then the resume, ``--force``, "could not be graded", bad-input and
-Ctrl-C paths.
+reference, a huge file), and, where the sandbox exists, a dishonest submission that tries to
+rewrite the other students' files while they are graded. Then the resume, ``--force``,
+"could not be graded", bad-input and Ctrl-C paths.
 """
 
 from __future__ import annotations
@@ -29,8 +30,29 @@ CLI = HOMEWORKS / "grade_class.py"
 REFERENCE = HOMEWORKS / "activations" / "activations.py"
 WRONG_FROM, WRONG_TO = "return ReLUFunction.apply(x)", "return x.clone()"  # MyReLU becomes the identity
 
-#: student -> expected gradebook status (score 0 unless noted in SCORES)
+sys.path.insert(0, str(HOMEWORKS))
+from grading.sandbox import detect_isolation  # noqa: E402
+
+sys.path.pop(0)  # do not leave homeworks/ importable (`import mlp` would find the instructor folder)
+
+#: The dishonest student (graded first, next to the reference) runs only where the sandbox
+#: exists: without it, nothing would stop it from rewriting the other students' files.
+SANDBOX = detect_isolation().level == "namespaces"
+DISHONEST = """import pathlib
+for path in pathlib.Path({subs!r}).glob("*/activations.py"):
+    try:
+        path.write_text("raise SystemExit")
+    except OSError:
+        pass
+try:
+    pathlib.Path({subs!r}, "zz_planted").mkdir()
+except OSError:
+    pass
+"""
+
+#: student -> expected gradebook status (score 0 for all but the reference and the wrong one)
 STATUSES = {
+    **({"0_dishonest": None} if SANDBOX else {}),
     "a_reference": "graded",
     "b_release": "graded",  # every test fails with its own NotImplementedError line (checked below)
     "c_wrong_relu": "graded",
@@ -72,6 +94,8 @@ def make_class(root: Path) -> Path:
     (folders["k_readme_only"] / "README.md").write_text("решение потерялось\n", encoding="utf-8")
     (subs / ".git").mkdir()  # hidden folders are not students
     (subs / "roster.csv").write_text("not a student\n", encoding="utf-8")
+    if SANDBOX:
+        (folders["0_dishonest"] / "activations.py").write_text(DISHONEST.format(subs=str(subs)), encoding="utf-8")
     return subs
 
 
@@ -88,7 +112,11 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     subs = make_class(root)
     out = root / "grades"
     begin = time.monotonic()
+    before = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file() and not p.is_symlink()}
     process = run_cli("activations", subs, "--out", out, "--jobs", "2")
+    after = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file() and not p.is_symlink()}
+    assert after == before, "a grading changed the class folder"
+    assert not (subs / "zz_planted").exists()
     return {"process": process, "subs": subs, "out": out, "book": out / "activations", "seconds": time.monotonic() - begin}
 
 
