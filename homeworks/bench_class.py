@@ -13,6 +13,7 @@ batch speed-up measured here; it is an estimate and says so. Not a test: it take
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -101,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sequential_s = grade_one_by_one(homework, folders, root / "single", args.allow_no_isolation)
         # One reference grading of every homework, for the projection to 300 students x 3 homeworks.
         singles: dict[str, float] = {}
+        scores: dict[str, str] = {}
         for name in list_homeworks():
             other = load_homework(name)
             folder = root / "ref" / name
@@ -109,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if listed.endswith(".py"):
                     shutil.copyfile(other.directory / listed, folder / listed)
             singles[name] = grade_one_by_one(other, [folder], root / "ref", args.allow_no_isolation)
+            result = json.loads((root / "ref" / f"{name}.json").read_text(encoding="utf-8"))
+            scores[name] = f"{result['score']:g}/{result['max_score']:g}"
     load_after = os.getloadavg()
     n = args.students
     speedup = sequential_s / batch_s
@@ -120,7 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"batch (grade_class):  total {batch_s:.1f} s, {batch_s / n:.2f} s per student")
     print(f"one by one (grade.py): total {sequential_s:.1f} s, {sequential_s / n:.2f} s per student")
     print(f"speed-up of the batch: {speedup:.2f}x")
-    print("one reference grading: " + ", ".join(f"{k} {v:.1f} s" for k, v in singles.items()))
+    print("one reference grading: " + ", ".join(f"{k} {v:.1f} s (score {scores[k]})" for k, v in singles.items()))
+    if any(not score.startswith(score.split("/")[1] + "/") for score in scores.values()):
+        print("note: a reference that does not score full marks ran a broken or unconverted grader; "
+              "its time is not representative")
     print(f"projected for 300 students x {len(singles)} homeworks with this batch speed-up: "
           f"{projected_s:.0f} s = {projected_s / 3600:.2f} h (estimate: 300 x sum of one grading per homework / speed-up)")
     return 0
