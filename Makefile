@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
@@ -12,19 +12,27 @@ SEMINAR := seminars/01_seminar_mlp_autograd
 HW ?= activations
 SUB ?= build/assignments/$(HW)
 
-.PHONY: help install seminar test lab rebuild check lint assignments grade migrate bench clean
+.PHONY: help install install-sandbox seminar test lab rebuild check lint assignments grade migrate bench bench-grading clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys' >/dev/null 2>&1 || \
+		{ echo "Python >= 3.10 is required: '$(PYTHON)' cannot be run (not installed or not enabled); set PYTHON=/path/to/python3.X"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
-		{ echo "Python >= 3.10 is required (found: $$($(PYTHON) --version))"; exit 1; }
+		{ echo "Python >= 3.10 is required ('$(PYTHON)' is $$($(PYTHON) --version 2>&1))"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	@touch $@
 
-install: $(STAMP) ## Create .venv and install the pinned dependencies
+install: $(STAMP) ## Create .venv and install the pinned dependencies (VENV=..., PYTHON=... to choose)
+
+install-sandbox: ## Install bubblewrap, the grader's sandbox (root + apt-get; util-linux is standard)
+	@if command -v bwrap >/dev/null 2>&1; then echo "sandbox: $$(bwrap --version) is installed"; \
+	elif [ "$$(id -u)" != 0 ]; then echo "install-sandbox needs root: sudo make install-sandbox"; exit 1; \
+	elif ! command -v apt-get >/dev/null 2>&1; then echo "install-sandbox: no apt-get; install bubblewrap with your package manager"; exit 1; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap && bwrap --version; fi
 
 seminar: $(STAMP) ## Execute the seminar into build/ (.ipynb with outputs + .html)
 	$(PY) seminars/execute_notebook.py $(SEMINAR).ipynb --out-dir build
@@ -52,8 +60,11 @@ lint: $(STAMP) ## ruff over the code and the notebooks
 assignments: $(STAMP) ## Write the student releases of the homeworks to build/assignments/
 	$(PY) homeworks/release.py --out build/assignments
 
-grade: $(STAMP) ## Grade a submission: make grade HW=activations SUB=path/to/dir
-	$(PY) homeworks/grade.py $(HW) $(SUB) --json build/grades/$(HW).json
+grade: $(STAMP) ## Grade a submission in the sandbox: make grade HW=activations SUB=path/to/dir
+	$(PY) homeworks/grade.py $(HW) $(SUB) --json build/grades/$(HW).json $(GRADE_FLAGS)
+
+bench-grading: $(STAMP) ## Grading time of each homework's reference (median of RUNS=3)
+	$(PY) homeworks/bench_grading.py --runs $(or $(RUNS),3)
 
 migrate: $(STAMP) ## Archive notebooks -> merge -> modernize -> rebuild: build/migrated_seminar.ipynb
 	@mkdir -p build

@@ -10,9 +10,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_ci_runs_make_test() -> None:
-    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert re.search(r"^exec make test$", script, re.MULTILINE)
+def _run_ci(tmp_path: Path, with_py310: bool) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run .ci/run with stub ``make``/``bwrap`` (and ``python3.10``) that only record their calls."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    log = tmp_path / "make.log"
+    stubs = {"make": f'echo "$*" >> {log}', "bwrap": "exit 0"}
+    if with_py310:
+        stubs["python3.10"] = 'case "$1" in --version) echo "Python 3.10.99";; esac; exit 0'
+    for name, body in stubs.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    process = subprocess.run(["bash", str(ROOT / ".ci" / "run")], capture_output=True, text=True, env=env, timeout=60)
+    calls = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    return process, calls
+
+
+def test_ci_runs_make_test_then_python_3_10(tmp_path: Path) -> None:
+    process, calls = _run_ci(tmp_path / "with", with_py310=True)
+    assert process.returncode == 0, process.stderr
+    assert calls == ["test", "test PYTHON=python3.10 VENV=.venv-py310"]
+    process, calls = _run_ci(tmp_path / "without", with_py310=False)
+    assert process.returncode == 0, process.stderr
+    assert calls == ["test"]
+    assert [line for line in process.stdout.splitlines() if "3.10" in line] == [
+        next(line for line in process.stdout.splitlines() if line.startswith("ci: no Python 3.10 on this machine"))]
 
 
 def test_requirements_are_exact_pins_and_torch_is_2_13_0() -> None:

@@ -14,7 +14,8 @@ Built-in rules (every homework; ``BUILTIN_RULES`` holds their names):
     ``torch.nn``), never a module under :data:`DENIED_MODULES` (``importlib``, ``gc``,
     ``ctypes``, ``inspect``, ``signal``, ``subprocess``, ``multiprocessing``, ``threading``,
     ``socket``, ``os``, ``sys``, ``builtins``, ``torch._C``, ``torch.ops``, ``torch._ops``,
-    ``torch.overrides``, ``torch.utils._python_dispatch``, ``torch.library``, ``torch.jit``, ...);
+    ``torch.overrides``, ``torch.utils._python_dispatch``, ``torch.library``, ``torch.jit``,
+    ``torch.load``/``numpy.load`` (unpickling can reach any function without naming it), ...);
     no ``from x import *``, no relative import.
 ``динамический код``
     no reference to ``exec``, ``eval``, ``compile``, ``__import__``, ``globals``, ``locals``,
@@ -25,8 +26,8 @@ Built-in rules (every homework; ``BUILTIN_RULES`` holds their names):
 ``служебные атрибуты``
     no attribute access ``x.__dunder__`` except :data:`SAFE_DUNDERS` (``__init__``,
     ``__name__``, ``__qualname__``, ``__class__``, ``__doc__``); no dunder name
-    (``__builtins__``, ``__loader__`` ...) except ``__name__``, ``__doc__``, ``__file__``,
-    ``__class__``.
+    (``__builtins__``, ``__loader__`` ...) except :data:`SAFE_DUNDER_NAMES` (``__name__``,
+    ``__doc__``, ``__file__``, ``__class__``, ``__all__``, ``__version__``, ``__author__``).
 ``внутренности библиотек``
     no reference into an imported module through a name starting with ``_`` (``torch._C``,
     ``F._pad``), and none of :data:`DENIED_MODULES` however it is reached (``torch.ops.aten``).
@@ -46,8 +47,13 @@ maps attribute names forbidden on ANY object (``"relu"`` catches ``x.relu()``) t
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 RULE_IMPORTS = "разрешённые импорты"
 RULE_DYNAMIC = "динамический код"
@@ -77,8 +83,9 @@ DENIED_MODULES: frozenset[str] = frozenset(
      "torch.utils._python_dispatch", "torch.library", "torch.jit", "torch.fx", "torch.export",
      "torch.compile", "torch.package", "torch.hub", "torch.utils.cpp_extension", "torch._dynamo",
      "torch._inductor", "torch.multiprocessing", "torch.distributed", "torch.utils.data.dataloader",
-     "torch.autograd.forward_ad", "torch._dispatch", "torch._subclasses", "numpy.ctypeslib",
-     "numpy.distutils", "numpy.f2py", "numpy.testing"}
+     "torch.autograd.forward_ad", "torch._dispatch", "torch._subclasses", "torch.compiler",
+     "torch.load", "torch.serialization", "torch.utils.model_zoo", "torch.classes", "numpy.ctypeslib",
+     "numpy.distutils", "numpy.f2py", "numpy.testing", "numpy.load", "numpy.lib", "numpy.fromfile"}
 )
 #: Builtins that run or look up code dynamically (forbidden as any reference).
 DYNAMIC_BUILTINS: frozenset[str] = frozenset(
@@ -89,7 +96,9 @@ ATTRIBUTE_BUILTINS: frozenset[str] = frozenset({"getattr", "setattr", "delattr",
 #: Dunder attributes that may be accessed (``super().__init__``, ``type(self).__name__``).
 SAFE_DUNDERS: frozenset[str] = frozenset({"__init__", "__name__", "__qualname__", "__class__", "__doc__"})
 #: Dunder *names* that may be read.
-SAFE_DUNDER_NAMES: frozenset[str] = frozenset({"__name__", "__doc__", "__file__", "__class__"})
+SAFE_DUNDER_NAMES: frozenset[str] = frozenset(
+    {"__name__", "__doc__", "__file__", "__class__", "__all__", "__version__", "__author__"}
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,43 @@ def _matches(name: str, prefixes: Iterable[str]) -> str | None:
         if name == prefix or name.startswith(prefix + "."):
             return prefix
     return None
+
+
+_LOOKUPS: dict[str, list[Any]] = {}
+
+
+def objects_along(dotted: str, importable: Iterable[str] = ()) -> list[Any]:
+    """The library objects named by each prefix of ``dotted`` (``torch``, ``torch.nn``, ...).
+
+    Looked up in the JUDGE's own (trusted) libraries: the first part must be an imported module,
+    or one of ``importable`` (then it is imported); the walk goes through modules and classes
+    only, statically (no lazy import is triggered), and stops at the first name that is missing. This is how a reference reached through a
+    library's own re-export (``torch.nn.modules.activation.F.gelu``) is recognised as the
+    forbidden object it is.
+    """
+    key = dotted
+    if key in _LOOKUPS:
+        return _LOOKUPS[key]
+    parts = dotted.split(".")
+    found: list[Any] = []
+    current: Any = sys.modules.get(parts[0])
+    if current is None and _matches(parts[0], importable) and not _matches(parts[0], DENIED_MODULES):
+        try:
+            current = importlib.import_module(parts[0])
+        except Exception:  # noqa: BLE001 - a library that does not import is simply unknown
+            current = None
+    if current is not None:
+        found.append(current)
+        for part in parts[1:]:
+            if not isinstance(current, (ModuleType, type)):
+                break
+            try:  # static lookup: never triggers a library's lazy import of a submodule
+                current = inspect.getattr_static(current, part)
+            except AttributeError:
+                break
+            found.append(current)
+    _LOOKUPS[key] = found
+    return found
 
 
 def _is_dunder(name: str) -> bool:
@@ -167,6 +213,16 @@ class _Checker:
         self.module_names: set[str] = set()
         self.bound_names: set[str] = set()
         self.parents: dict[ast.AST, ast.AST] = {}
+        self.targets: list[tuple[Any, str]] = []
+        for key, rule in rules.forbidden.items():
+            objects = objects_along(key, rules.allowed_imports)
+            if len(objects) == len(key.split(".")):
+                self.targets.append((objects[-1], rule))
+        self.denied: list[Any] = []
+        for key in DENIED_MODULES:
+            objects = objects_along(key)
+            if len(objects) == len(key.split(".")):
+                self.denied.append(objects[-1])
 
     def add(self, rule: str, line: int, detail: str) -> None:
         self.violations.append(
@@ -305,6 +361,44 @@ class _Checker:
         prefix = _matches(dotted, self.rules.forbidden)
         if prefix:
             self.add(self.rules.forbidden[prefix], line, f"использовать {dotted} нельзя")
+            return
+        self._check_objects(dotted, line)
+
+    def _check_objects(self, dotted: str, line: int) -> None:
+        """The same rules on the library objects ``dotted`` names (other paths to them)."""
+        for obj in objects_along(dotted, self.rules.allowed_imports):
+            if isinstance(obj, ModuleType) and _matches(obj.__name__, DENIED_MODULES):
+                self.add(RULE_INTERNALS, line, f"обращение к {dotted} (это {obj.__name__}) запрещено")
+                return
+            if any(obj is denied for denied in self.denied):
+                self.add(RULE_INTERNALS, line, f"обращение к {dotted} запрещено")
+                return
+            for target, rule in self.targets:
+                hit = obj is target
+                if not hit and isinstance(target, ModuleType):
+                    owner = obj.__name__ if isinstance(obj, ModuleType) else getattr(obj, "__module__", None)
+                    hit = isinstance(owner, str) and _matches(owner, [target.__name__]) is not None
+                if hit:
+                    self.add(rule, line, f"использовать {dotted} нельзя")
+                    return
+
+    def _is_top_level_alias(self, node: ast.expr) -> bool:
+        """``name = <node>`` as a statement of the module itself (the only allowed module alias)."""
+        parent = self.parents.get(node)
+        if isinstance(parent, ast.Assign) and parent.value is node:
+            targets_ok = all(isinstance(t, ast.Name) for t in parent.targets)
+        elif isinstance(parent, ast.AnnAssign) and parent.value is node:
+            targets_ok = isinstance(parent.target, ast.Name)
+        else:
+            return False
+        return targets_ok and isinstance(self.parents.get(parent), ast.Module)
+
+    def _check_module_value(self, node: ast.expr, line: int, dotted: str) -> None:
+        """A module may be the base of ``.attr`` or a top-level alias, nothing else."""
+        objects = objects_along(dotted, self.rules.allowed_imports)
+        if len(objects) == len(dotted.split(".")) and isinstance(objects[-1], ModuleType):
+            if self._is_chain_top(node) and not self._is_top_level_alias(node):
+                self.add(RULE_MODULE_VALUE, line, f"модуль {dotted} можно использовать только как {dotted}.имя")
 
     def _is_chain_top(self, node: ast.expr) -> bool:
         parent = self.parents.get(node)
@@ -321,6 +415,7 @@ class _Checker:
         if self._is_chain_top(node):
             for dotted in sorted(resolved):
                 self._check_reference(dotted, line)
+                self._check_module_value(node, line, dotted)
 
     def _check_name(self, node: ast.Name, line: int) -> None:
         if _is_dunder(node.id) and node.id not in SAFE_DUNDER_NAMES:
@@ -337,11 +432,11 @@ class _Checker:
             parent = self.parents.get(node)
             if not (isinstance(parent, ast.Call) and parent.func is node):
                 self.add(RULE_GETATTR, line, f"{node.id} можно только вызывать с именем-строкой")
-        if node.id in self.module_names:
-            parent = self.parents.get(node)
-            alias = isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and parent.value is node
-            if not (isinstance(parent, ast.Attribute) and parent.value is node) and not alias:
-                self.add(RULE_MODULE_VALUE, line, f"модуль {node.id} можно использовать только как {node.id}.имя")
+        if node.id in self.module_names and self._is_chain_top(node) and not self._is_top_level_alias(node):
+            self.add(RULE_MODULE_VALUE, line, f"модуль {node.id} можно использовать только как {node.id}.имя")
+        elif self._is_chain_top(node) and node.id in self.aliases:
+            for dotted in sorted(resolved):
+                self._check_module_value(node, line, dotted)
         if self._is_chain_top(node) and node.id in self.aliases:
             for dotted in sorted(resolved):
                 self._check_reference(dotted, line)

@@ -26,7 +26,13 @@ from typing import Any
 
 from grading.client import STARTUP_ALLOWANCE_S, prepare_worker_lib
 from grading.homework import Homework, HomeworkError
-from grading.sandbox import CGROUP_PREFIX, Isolation, cleanup_cgroups, detect_isolation
+from grading.sandbox import (
+    CGROUP_PREFIX,
+    Isolation,
+    cleanup_cgroups,
+    detect_isolation,
+    traversable_tmpdir,
+)
 
 #: Largest submission (all copied files together) accepted, in bytes.
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
@@ -194,7 +200,8 @@ def grade_submission(homework: Homework, submission_dir: str | Path, *, isolatio
         raise HomeworkError(homework.grader_dir, "the homework has no grader/ folder")
     level = choose_isolation(isolation)
     control = Path(tempfile.mkdtemp(prefix=f"grade-{homework.name}-"))  # 0700: the judge's own files
-    shared = Path(tempfile.mkdtemp(prefix=f"grade-{homework.name}-box-"))  # what the sandbox user may read
+    # What the sandbox user may read (the copy, the worker package, mount points).
+    shared = Path(tempfile.mkdtemp(prefix=f"grade-{homework.name}-box-", dir=traversable_tmpdir()))
     shared.chmod(0o755)
     try:
         copy_submission(homework, source, shared / "submission")

@@ -41,6 +41,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -75,6 +76,19 @@ class Isolation:
 
     level: str  # "namespaces" | "none"
     reason: str = ""
+
+
+def traversable_tmpdir() -> str:
+    """A temporary folder whose every ancestor the sandbox user may traverse (for the staging
+    folders that bubblewrap, running as that user, binds from): ``$TMPDIR`` if so, else ``/tmp``."""
+    candidate = Path(tempfile.gettempdir()).resolve()
+    for folder in (candidate, *candidate.parents):
+        try:
+            if not folder.stat().st_mode & 0o001:
+                return "/tmp"
+        except OSError:
+            return "/tmp"
+    return str(candidate)
 
 
 def _cgroup_version() -> int | None:
@@ -173,7 +187,7 @@ class Sandbox:
         self.cgroups: list[Path] = []
         self.process: subprocess.Popen[bytes] | None = None
         self._stage_owned = stage is None
-        self.stage = stage if stage is not None else Path(os.environ.get("TMPDIR", "/tmp")) / f"{self.name}-mnt"
+        self.stage = stage if stage is not None else Path(traversable_tmpdir()) / f"{self.name}-mnt"
 
     # -- cgroups ---------------------------------------------------------------------------
     def _make_cgroups(self) -> None:
@@ -239,10 +253,11 @@ class Sandbox:
         for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf"):
             if Path(etc).exists():
                 argv += ["--ro-bind", etc, etc]
-        for source, target in mounts:
-            argv += ["--ro-bind", source, target]
+        # The private /tmp first: a Python or venv that lives under /tmp is bound on top of it.
         argv += ["--proc", "/proc", "--dev", "/dev",
                  "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
+        for source, target in mounts:
+            argv += ["--ro-bind", source, target]
         if self.worker_lib is not None:
             argv += ["--ro-bind", str(self.worker_lib), GRADER_MOUNT]
         if self.submission is not None:
