@@ -3,8 +3,11 @@
 Every submission is graded by ``python homeworks/grade.py activations DIR --json OUT`` in a
 subprocess: the reference solution (the instructor source itself) must score 1.0, the
 untouched student release 0.0, and each deliberately wrong submission (a copy of the
-reference with one string replaced) must lose exactly the points of the tests meant to catch
-it. All submissions are graded once per session, two at a time (the machine has 2 cores).
+reference with a few strings replaced) must lose exactly the points of the tests meant to catch
+it. Trivial stubs (constant, zero, identity, a hang; issue #12, kind 9) and dishonest variants
+that get the right values from forbidden code (kind 8: the op recorder switched off, built
+names through importlib/getattr/torch.ops, autograd in a module-level helper) must score 0.
+All submissions are graded once per session, two at a time (the machine has 2 cores).
 """
 
 from __future__ import annotations
@@ -307,6 +310,24 @@ for _cls in (ReLUFunction, LeakyReLUFunction, SigmoidFunction, TanhFunction, ELU
 }
 
 
+def _combine(*parts: str) -> None:
+    """Grade wrong parts that touch disjoint activations as one submission (fewer gradings, same
+    strictness: every test is checked by name, so each part must fail exactly its own tests)."""
+    mutations = [MUTATIONS.pop(part) for part in parts]
+    reasons = {mutation.reason for mutation in mutations}
+    assert len(reasons) == 1, f"parts with different reasons: {parts}"
+    must_fail = [mutation.must_fail for mutation in mutations]
+    assert sum(map(len, must_fail)) == len(frozenset().union(*must_fail)), f"overlapping parts: {parts}"
+    MUTATIONS["__".join(parts)] = Mutation(
+        tuple(r for mutation in mutations for r in mutation.replacements), frozenset().union(*must_fail),
+        reason=reasons.pop())
+
+
+_combine("naive_tanh", "elu_forward_unclamped_expm1", "naive_sigmoid_in_softplus_backward")
+_combine("naive_softplus_behind_threshold", "elu_backward_unclamped_exp")
+_combine("gelu_calls_F_gelu", "sigmoid_tensor_method")
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Graded]:
     """Grade the reference, the release and every mutation once (the infinite loop first: it
@@ -379,3 +400,84 @@ def test_homework_config_is_valid() -> None:
     assert homework.max_score == 1.0
     assert homework.files == ("README.md", "activations.py")
     assert homework.module == "activations"
+
+
+def _load_with_homeworks(path: Path, name: str) -> Any:
+    """Import ``path`` as module ``name`` (registered in ``sys.modules``, as dataclasses need) with
+    ``homeworks/`` on ``sys.path`` only while it imports (for its imports of ``grading`` and
+    ``grading_worker``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(HOMEWORKS))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(HOMEWORKS))
+    return module
+
+
+def test_worker_op_reports_hidden_overflow_and_grad_fn() -> None:
+    """The worker op, called directly on the reference and on a where-hidden exp overflow."""
+    import torch
+
+    ops = _load_with_homeworks(HOMEWORKS / "grading_worker" / "ops_activations.py", "ops_activations_under_test")
+    reference = load_module(SOURCE, "reference_activations_for_ops")
+    x = torch.tensor([-1000.0, -1.0, 0.0, 1.0, 1000.0], dtype=torch.float64)
+    g = torch.tensor([0.5, -1.0, 1.5, -2.0, 1.0], dtype=torch.float64)
+    result = ops.run(reference, {"name": "MyELU", "kwargs": {"alpha": 0.5}, "x": x, "grad_output": g})
+    assert result["grad_fn"] == {"node": "ELUFunctionBackward", "custom_function": "ELUFunction",
+                                 "own_backward": True}
+    assert torch.equal(result["x_after"], x) and result["y_dtype"] == "float64"
+    assert torch.allclose(result["grad"], g * torch.tensor([0.5 * torch.exp(torch.tensor(-1000.0)).item(),
+                                                            0.5 * torch.exp(torch.tensor(-1.0)).item(), 0.5, 1, 1],
+                                                           dtype=torch.float64))
+    assert result["forward_nonfinite"] == [] and result["backward_nonfinite"] == []
+    assert "aten.elu" not in result["forward_ops"] and "aten.expm1" in result["forward_ops"]
+
+    hidden = load_module(SOURCE, "reference_activations_hidden_overflow")
+    hidden.ELUFunction.backward = staticmethod(
+        lambda ctx, grad_output: (torch.where(ctx.saved_tensors[0] > 0, grad_output,
+                                              grad_output * ctx.alpha * torch.exp(ctx.saved_tensors[0])), None))
+    result = ops.run(hidden, {"name": "MyELU", "kwargs": {}, "x": x, "grad_output": g})
+    assert torch.isfinite(result["grad"]).all()  # torch.where hides the overflow in the value ...
+    assert result["backward_nonfinite"][0] == {"op": "aten.exp", "value": "inf", "x": 1000.0}  # ... not here
+    with pytest.raises(ValueError, match="unknown activation"):
+        ops.run(reference, {"name": "stable_sigmoid", "kwargs": {}, "x": x, "grad_output": None})
+
+
+def test_rule_violations_are_scoped_to_the_activations_that_reach_them() -> None:
+    """A violation fails the tests of the activations whose code reaches its line, else all."""
+    grader = _load_with_homeworks(HW_DIR / "grader" / "activation_rules.py", "activation_rules_under_test")
+    source = (
+        "import torch\n"                                       # 1
+        "def helper(x):\n"                                     # 2
+        "    return torch.sigmoid(x)\n"                        # 3
+        "class SiLUFunction:\n"                                # 4
+        "    def forward(ctx, x):\n"                           # 5
+        "        return x * helper(x)\n"                       # 6
+        "class MySiLU:\n"                                      # 7
+        "    def forward(self, x):\n"                          # 8
+        "        return SiLUFunction.apply(x)\n"               # 9
+        "class MyGELU:\n"                                      # 10
+        "    @torch.no_grad()\n"                               # 11
+        "    def forward(self, x):\n"                          # 12
+        "        return torch.nn.functional.gelu(x)\n"         # 13
+        "def unused():\n"                                      # 14
+        "    return torch.tanh\n"                              # 15
+        "def patched(ctx, x):\n"                               # 16
+        "    return torch.relu(x)\n"                           # 17
+        "MyReLU.forward = patched\n"                           # 18
+    )
+    affected = grader.activations_reached(source, ACTIVATIONS)
+    everything = frozenset(ACTIVATIONS)
+    assert affected(3) == affected(6) == affected(9) == {"MySiLU"}
+    assert affected(11) == affected(13) == {"MyGELU"}
+    assert affected(1) == affected(15) == affected(17) == affected(18) == everything
+    assert grader.activations_reached("def broken(:\n", ACTIVATIONS)(1) == everything
+    lines = {v.line for v in grader.RULES.check(source, "activations.py")}
+    assert {3, 13, 15, 17} <= lines
+    assert grader.RULES.check(SOURCE.read_text(encoding="utf-8"), "activations.py") == []

@@ -29,9 +29,10 @@ from types import ModuleType
 from typing import Any
 
 import torch
-from grading_worker.recorder import record_aten_ops
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
+
+from grading_worker.recorder import record_aten_ops
 
 #: Classes the judge may ask for (the eight ``My*`` modules of the statement).
 ACTIVATIONS: frozenset[str] = frozenset(
@@ -163,7 +164,10 @@ def run(module: ModuleType, params: dict[str, Any]) -> dict[str, Any]:
     Exceptions raised by the student's code propagate (the worker reports type and message).
     """
     name, kwargs, x_in, grad_output = _check_params(params)
-    activation = getattr(module, name)(**kwargs)
+    cls = getattr(module, name, None)
+    if cls is None:
+        raise AttributeError(f"в activations.py нет класса {name}")
+    activation = cls(**kwargs)
     x = x_in.detach().clone().requires_grad_(True)
 
     watch = NonFiniteWatch(x_in)
