@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grading.classbook import grade_class  # noqa: E402
+from grading.classbook import grade_class, usable_cores  # noqa: E402
 from grading.homework import HOMEWORKS_DIR, Homework, list_homeworks, load_homework  # noqa: E402
 from grading.strip import release_homework  # noqa: E402
 
@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--homework", default="activations", help="homework of the generated class (default: %(default)s)")
     parser.add_argument("--students", type=int, default=30, help="class size (default: %(default)s)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="batch workers (default: cores = %(default)s)")
+    parser.add_argument("--jobs", type=int, default=usable_cores(), help="batch workers (default: cores = %(default)s)")
     parser.add_argument("--allow-no-isolation", action="store_true", help="grade without the sandbox if it is unavailable")
     args = parser.parse_args(argv)
     if args.students < 1 or args.jobs < 1:
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     speedup = sequential_s / batch_s
     projected_s = 300 * sum(singles.values()) / speedup
     print(f"class: {n} students of '{homework.name}' (reference / release / wrong in turn), "
-          f"{args.jobs} jobs, {os.cpu_count()} cores, isolation: "
+          f"{args.jobs} jobs, {usable_cores()} usable cores, isolation: "
           f"{sorted({o.isolation or '-' for o in report.outcomes})}")
     print(f"load average (1 min) before / after: {load_before[0]:.2f} / {load_after[0]:.2f}")
     print(f"batch (grade_class):  total {batch_s:.1f} s, {batch_s / n:.2f} s per student")

@@ -2,7 +2,7 @@
 
 Every immediate subfolder of ``SUBS`` is one student's submission, named by the student's id
 (as LMS and GitHub Classroom exports name them). Each is graded by the trusted grader in its own
-process, at most ``--jobs`` at a time (default: the number of CPU cores), with a progress bar
+process, at most ``--jobs`` at a time (default: the CPU cores this process may use), with a progress bar
 and a one-line summary. Writes ``OUT/<hw>/gradebook.csv`` (``student,score,max_score,status``),
 ``OUT/<hw>/<student>.json`` (Gradescope-style) and ``OUT/<hw>/<student>.md`` (Russian feedback).
 A second run regrades only students whose submission or grader changed (``--force``: all).
@@ -15,7 +15,6 @@ interrupted. See :mod:`grading.classbook` for the statuses.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from grading.classbook import (  # noqa: E402
     ClassError,
     Outcome,
     grade_class,
+    usable_cores,
 )
 from grading.homework import HOMEWORKS_DIR, HomeworkError, load_homework  # noqa: E402
 from grading.runner import IsolationError  # noqa: E402
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("homework", help="homework name (a folder of homeworks/ with homework.json)")
     parser.add_argument("subs", type=Path, help="folder with one subfolder per student")
     parser.add_argument("--jobs", "-j", type=int, default=None,
-                        help="gradings at once (default: the number of CPU cores)")
+                        help="gradings at once (default: the CPU cores this process may use)")
     parser.add_argument("--force", action="store_true", help="regrade students whose submission is unchanged")
     parser.add_argument("--out", type=Path, default=Path("build/grades"),
                         help="output folder; results go to OUT/<hw>/ (default: %(default)s)")
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         report = grade_class(
-            homework, args.subs, args.out, jobs=args.jobs or os.cpu_count() or 1, force=args.force,
+            homework, args.subs, args.out, jobs=args.jobs or usable_cores(), force=args.force,
             isolation="auto" if args.allow_no_isolation else "namespaces", student_timeout_s=args.student_timeout,
             python=args.python, progress=advance, total_hook=start,
         )

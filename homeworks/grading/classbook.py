@@ -82,6 +82,16 @@ class ClassError(Exception):
     """Bad input of a batch (``path: what is wrong``, one line); the CLI exits 2."""
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one), at least 1.
+
+    ``os.cpu_count()`` counts the host's cores, also inside a container limited to fewer.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 # --------------------------------------------------------------------------- students
 
 
@@ -661,7 +671,7 @@ def grade_class(
     with ``interrupted=True``. Raises :class:`ClassError` for bad input.
     """
     begin = time.monotonic()
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or usable_cores()
     if jobs < 1:
         raise ClassError(f"--jobs: must be at least 1, got {jobs}")
     out = out_root / homework.name
