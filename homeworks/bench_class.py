@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         folders = sorted(p for p in subs.iterdir())
         report = grade_class(homework, subs, root / "grades", jobs=args.jobs, force=True, isolation=isolation)
         batch_s = report.seconds
+        load_between = os.getloadavg()
         if report.not_graded:
             print(f"warning: {len(report.not_graded)} student(s) not graded", file=sys.stderr)
         (root / "single").mkdir()
@@ -120,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"class: {n} students of '{homework.name}' (reference / release / wrong in turn), "
           f"{args.jobs} jobs, {usable_cores()} usable cores, isolation: "
           f"{sorted({o.isolation or '-' for o in report.outcomes})}")
-    print(f"load average (1 min) before / after: {load_before[0]:.2f} / {load_after[0]:.2f}")
+    print(f"load average (1 min) before the batch / after it / after one by one: {load_before[0]:.2f} / "
+          f"{load_between[0]:.2f} / {load_after[0]:.2f} (other processes on the machine skew the speed-up)")
     print(f"batch (grade_class):  total {batch_s:.1f} s, {batch_s / n:.2f} s per student")
     print(f"one by one (grade.py): total {sequential_s:.1f} s, {sequential_s / n:.2f} s per student")
     print(f"speed-up of the batch: {speedup:.2f}x")
