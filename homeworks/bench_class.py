@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.students < 1 or args.jobs < 1:
         print("--students and --jobs must be at least 1", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works in a background job too
     homework = load_homework(args.homework)
     isolation = "auto" if args.allow_no_isolation else "namespaces"
     load_before = os.getloadavg()
