@@ -300,3 +300,42 @@ def test_ctrl_c_keeps_finished(tmp_path: Path) -> None:
     children = subprocess.run(["pgrep", "-f", str(subs / "b_hang")], capture_output=True, text=True)
     assert children.stdout.strip() == "", "a grading process outlived the interrupted batch"
     assert os.path.isdir(subs / "b_hang")
+
+
+def _cmdline(pid: str) -> str:
+    """The command line of a process, or "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_children_stop_when_the_batch_is_killed(tmp_path: Path) -> None:
+    """SIGKILL of the batch process: its grading children are interrupted too (no orphans)."""
+    if sys.platform != "linux":
+        pytest.skip("PR_SET_PDEATHSIG is Linux-only")
+    subs = tmp_path / "class"
+    (subs / "sleeper").mkdir(parents=True)
+    (subs / "sleeper" / "activations.py").write_text("x = 1\n", encoding="utf-8")
+    fake = tmp_path / "fake-python"
+    fake.write_text(FAKE_PYTHON.format(python=sys.executable), encoding="utf-8")
+    fake.chmod(0o755)
+    process = subprocess.Popen([sys.executable, str(CLI), "activations", str(subs), "--out", str(tmp_path / "grades"),
+                                "--no-progress", "--allow-no-isolation", "--python", str(fake)], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pattern = "sleep 600"
+    deadline = time.monotonic() + 60
+    children: list[str] = []
+    while not children and time.monotonic() < deadline:
+        time.sleep(0.2)
+        found = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        children = [pid for pid in found if pattern in _cmdline(pid)]
+    assert children, "the grading child did not start"
+    process.kill()
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in children):
+        time.sleep(0.2)
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()
+             and b"zombie" not in Path(f"/proc/{pid}/status").read_bytes().lower()]
+    assert not alive, f"grading children outlived the killed batch: {alive}"

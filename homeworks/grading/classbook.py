@@ -614,6 +614,21 @@ def _child_command(python: str, homework: str, folder: Path, result: Path, isola
     return [python, "-m", "grading.classbook", "child", homework, str(folder), str(result), "--isolation", isolation]
 
 
+def _interrupt_when_orphaned() -> None:
+    """``preexec_fn`` of a grading child: on Linux, SIGINT it when the batch process dies.
+
+    ``prctl(PR_SET_PDEATHSIG)`` fires even when the batch is killed with SIGKILL; the child's
+    grader then stops its own sandbox as on Ctrl-C instead of grading on unobserved.
+    Elsewhere (no ``prctl``) nothing is set.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
     try:
         os.killpg(process.pid, sig)
@@ -721,6 +736,7 @@ def grade_class(
                             _child_command(python, str(homework.directory), student.folder, result_path, isolation),
                             cwd=HOMEWORKS_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=_interrupt_when_orphaned if sys.platform == "linux" else None,
                         )
                     running.append(_Running(student, process, result_path, log_path, time.monotonic()))
                 time.sleep(_POLL_S)
