@@ -452,6 +452,7 @@ def outcome_from_result(student: Student, result: dict[str, Any], grader_sha: st
 
 
 def _one_line(text: str) -> str:
+    """``text`` on one line (whitespace collapsed), at most 400 characters."""
     text = " ".join(text.split())
     return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
 
@@ -602,15 +603,17 @@ class BatchReport:
 
 @dataclass
 class _Running:
+    """A grading child in flight: its student, process, result and log files, start time."""
+
     student: Student
     process: subprocess.Popen[bytes]
     result_path: Path
     log_path: Path
     started: float
-    interrupted_at: float | None = None
 
 
 def _child_command(python: str, homework: str, folder: Path, result: Path, isolation: str) -> list[str]:
+    """argv of the child that grades ``folder`` with the homework in folder ``homework``."""
     return [python, "-m", "grading.classbook", "child", homework, str(folder), str(result), "--isolation", isolation]
 
 
@@ -630,6 +633,7 @@ def _interrupt_when_orphaned() -> None:
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    """Send ``sig`` to the child's process group (its own session); a finished group is fine."""
     try:
         os.killpg(process.pid, sig)
     except (ProcessLookupError, PermissionError):
