@@ -320,9 +320,12 @@ def test_children_stop_when_the_batch_is_killed(tmp_path: Path) -> None:
     fake = tmp_path / "fake-python"
     fake.write_text(FAKE_PYTHON.format(python=sys.executable), encoding="utf-8")
     fake.chmod(0o755)
+    scratch = tmp_path / "tmp"  # a killed batch cannot remove its scratch folder: keep it in here
+    scratch.mkdir()
     process = subprocess.Popen([sys.executable, str(CLI), "activations", str(subs), "--out", str(tmp_path / "grades"),
                                 "--no-progress", "--allow-no-isolation", "--python", str(fake)], cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "TMPDIR": str(scratch)})
     pattern = "sleep 600"
     deadline = time.monotonic() + 60
     children: list[str] = []
