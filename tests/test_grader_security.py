@@ -23,6 +23,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,24 @@ def _grade_dishonest(tmp_path: Path, submission: Path, root: Path, *, limit_s: f
     return results
 
 
+@contextmanager
+def _worker(homework_dir: Path, submission: Path, timeout: float = 10) -> Iterator[Worker]:
+    """A sandboxed worker on ``submission`` (the toy homework's ops), as the judge runs it."""
+    box = Path(tempfile.mkdtemp())
+    box.chmod(0o755)
+    try:
+        copy_submission(load_homework(homework_dir), submission, box / "submission")
+        (box / "stage").mkdir(mode=0o755)
+        worker = Worker(module="toy", ops="ops_selftest", copy=box / "submission",
+                        worker_lib=prepare_worker_lib(box / "lib"), stage=box / "stage",
+                        isolation=Isolation("namespaces"), limits=Limits(memory_bytes=2**30), timeout=timeout)
+        with worker:
+            yield worker
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(box)], check=False)
+        subprocess.run(["rm", "-rf", str(box)], check=False)
+
+
 @pytest.fixture
 def toy_root(tmp_path: Path) -> Path:
     root = tmp_path / "hws"
@@ -268,26 +287,14 @@ def test_sandbox_visibility(tmp_path: Path) -> None:
             import time
             time.sleep(1000)
         ''')
-    homework = load_homework(hw)
-    box = Path(tempfile.mkdtemp())
-    box.chmod(0o755)
-    try:
-        copy_submission(homework, probe, box / "submission")
-        (box / "stage").mkdir(mode=0o755)
-        worker = Worker(module="toy", ops="ops_selftest", copy=box / "submission", worker_lib=prepare_worker_lib(box / "lib"),
-                        stage=box / "stage", isolation=Isolation("namespaces"), limits=Limits(memory_bytes=2**30),
-                        timeout=10)
-        with worker:
-            seen = worker.call("call", function="add", args=[1, 2])
-            before = worker.sandbox_pids()
-            assert before and before <= _sandbox_processes()  # the worker runs as the sandbox user
-            with pytest.raises(WorkerError) as error:
-                worker.call("call", function="mul", args=[1, 2], timeout=1)
-            assert error.value.kind == "timeout" and str(error.value) == "превышено время ожидания ответа решения: 1 с"
-            assert not (_sandbox_processes() & before)  # the timeout killed the whole sandbox
-    finally:
-        subprocess.run(["chmod", "-R", "u+w", str(box)], check=False)
-        subprocess.run(["rm", "-rf", str(box)], check=False)
+    with _worker(hw, probe) as worker:
+        seen = worker.call("call", function="add", args=[1, 2])
+        before = worker.sandbox_pids()
+        assert before and before <= _sandbox_processes()  # the worker runs as the sandbox user
+        with pytest.raises(WorkerError) as error:
+            worker.call("call", function="mul", args=[1, 2], timeout=1)
+        assert error.value.kind == "timeout" and str(error.value) == "превышено время ожидания ответа решения: 1 с"
+        assert not (_sandbox_processes() & before)  # the timeout killed the whole sandbox
     assert seen["uid"] == seen["gid"] == SANDBOX_UID
     assert seen["pids"] <= 3  # bwrap's init and the worker: a new PID namespace
     assert seen["cwd"] == "/submission" and seen["files"] == ["toy.py"]
@@ -399,6 +406,28 @@ def test_kind5_exiting_in_every_test_is_cheap(tmp_path: Path, toy_root: Path) ->
         ''')
     results = _grade_dishonest(tmp_path, sub, toy_root, limit_s=60)
     assert {t["output"] for t in results["tests"]} == {"процесс решения завершился с кодом 0"}
+
+
+@needs_sandbox
+def test_kind5_a_stopped_worker_cannot_block_the_judge(tmp_path: Path, toy_root: Path) -> None:
+    """A worker that stops itself times out even while the judge is still sending a large request."""
+    sub = submit(tmp_path, "stopper", '''
+        import os, signal, threading
+
+        def add(a, b):
+            threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGSTOP)).start()
+            return a + b
+
+        def mul(a, b):
+            return len(a)
+        ''')
+    with _worker(toy_root / "toy", sub) as worker:
+        assert worker.call("call", function="add", args=[2, 3]) == 5
+        time.sleep(1)
+        begin = time.monotonic()
+        with pytest.raises(WorkerError) as error:
+            worker.call("call", function="mul", args=["x" * 2**22, 1], timeout=2)
+        assert error.value.kind == "timeout" and time.monotonic() - begin < 10
 
 
 # --- kind 6: limits for the whole process tree ------------------------------------------------------

@@ -618,6 +618,7 @@ def _rules_of(source: str, rules: RuleSet = RULES) -> list[str]:
         ("import torch\na, b = torch.nn, 1\na.functional.gelu(1)\n", "готовая GELU"),
         ("import torch\nif (m := torch.nn):\n    m.functional.gelu(1)\n", "готовая GELU"),
         ("import torch\ngetattr(torch.nn.functional, 'gelu')(1)\n", "готовая GELU"),
+        ("from torch.nn import functional as fn\ngetattr(fn, 'gelu')(1)\n", "готовая GELU"),
         ("import torch\nclass A:\n    def f(self, x):\n        return x.relu()\n", "готовая ReLU"),
         ("import torch\ndef f(x, act=torch.relu):\n    return act(x)\n", "готовая ReLU"),
         ("import torch\ninit = torch.nn.init\nk = init.kaiming_uniform_\n", "готовая инициализация"),

@@ -10,6 +10,7 @@ kills the whole sandbox and raises :class:`WorkerError`; the next call starts a 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import selectors
 import shutil
@@ -41,6 +42,8 @@ MIN_IMPORT_S = 10.0
 MAX_STARTS = 6
 #: Seconds between checks whether the worker process is still alive while waiting for it.
 POLL_S = 0.05
+#: Capacity asked for the protocol pipes, in bytes (Linux caps it at /proc/sys/fs/pipe-max-size).
+PIPE_BYTES = 1 << 20
 #: Bytes of the worker's stderr kept (the rest is dropped).
 STDERR_LIMIT = 64 * 1024
 
@@ -92,20 +95,21 @@ class Worker:
         self.starts = 0
         self._sandbox: Sandbox | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._buffer = b""
+        self._buffer = bytearray()
         self._next_id = 1
         self._import_error: str | None = None
         self._stderr = bytearray()
         self._stderr_thread: threading.Thread | None = None
         self._given_up: str | None = None
+        self._ready = False
 
     # -- public ----------------------------------------------------------------------------
     @property
     def import_error(self) -> str | None:
         """Russian one-line reason when the submission cannot be imported (starts the worker)."""
-        if self._process is None and self._import_error is None and self._given_up is None:
+        if not self._ready and self._import_error is None and self._given_up is None:
             try:
-                self._start()
+                self._start() if self._process is None else self._handshake()
             except WorkerError:
                 pass
         return self._import_error
@@ -123,6 +127,8 @@ class Worker:
         limit = self.timeout if timeout is None else float(timeout)
         if self._process is None:
             self._start()
+        elif not self._ready:
+            self._handshake()
         assert self._process is not None
         request_id = self._next_id
         self._next_id += 1
@@ -130,13 +136,9 @@ class Worker:
             data = encode({"id": request_id, "op": op, "params": params})
         except ProtocolError as exc:  # a judge bug: parameters outside the format
             raise TypeError(f"cannot send parameters of {op!r}: {exc}") from None
-        try:
-            assert self._process.stdin is not None
-            self._process.stdin.write(data)
-            self._process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            self._fail("crash", self._death_message())
-        message = self._receive(request_id, limit)
+        deadline = time.monotonic() + limit
+        self._write(data, deadline, limit)
+        message = self._receive(request_id, max(0.0, deadline - time.monotonic()), shown_limit=limit)
         if message["ok"]:
             return message["result"]
         error = message["error"]
@@ -164,7 +166,8 @@ class Worker:
             self._stderr_thread.join(timeout=5)
             self._stderr_thread = None
         self._process = None
-        self._buffer = b""
+        self._ready = False
+        self._buffer = bytearray()
 
     def __enter__(self) -> Worker:
         return self
@@ -184,7 +187,20 @@ class Worker:
             "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg",
         }
 
+    def prestart(self) -> None:
+        """Start the worker now without waiting for it (its Python and torch then load while the
+        judge collects its tests); errors surface on the first :meth:`call`."""
+        if self._process is None and self._import_error is None and self._given_up is None:
+            try:
+                self._spawn()
+            except (OSError, WorkerError):
+                self.close()
+
     def _start(self) -> None:
+        self._spawn()
+        self._handshake()
+
+    def _spawn(self) -> None:
         if self._import_error is not None:
             raise WorkerError("import", self._import_error)
         if self._given_up is not None:
@@ -206,9 +222,17 @@ class Worker:
             home.mkdir()
             self._process = start_unsandboxed(self._command(python_executable(), str(self.worker_lib)),
                                               cwd=self.copy, env=self._env(str(home)), limits=self.limits)
-        self._buffer = b""
+        self._buffer = bytearray()
+        for stream in (self._process.stdin, self._process.stdout):
+            try:  # fewer round trips for large tensors (the default pipe holds 64 KiB)
+                fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+            except (OSError, AttributeError):
+                pass
         self._stderr_thread = threading.Thread(target=self._drain_stderr, args=(self._process,), daemon=True)
         self._stderr_thread.start()
+        self._ready = False
+
+    def _handshake(self) -> None:
         ready = self._receive(-1, STARTUP_ALLOWANCE_S, phase="boot")
         if ready != {"id": -1, "ok": True, "result": {"ready": self.ops}}:
             self._phase = "boot"
@@ -223,6 +247,7 @@ class Worker:
         if message["result"] != {"import": "ok"}:
             self._phase = "import"
             self._fail("protocol", "процесс решения прислал неожиданный ответ при запуске")
+        self._ready = True
 
     def _drain_stderr(self, process: subprocess.Popen[bytes]) -> None:
         stream = process.stderr
@@ -271,11 +296,36 @@ class Worker:
 
     _phase: str | None = None
 
-    def _receive(self, request_id: int, limit: float, phase: str | None = None) -> dict[str, Any]:
+    def _write(self, data: bytes, deadline: float, limit: float) -> None:
+        """Send a request before ``deadline``; a worker that stops reading times out like a hang."""
+        process = self._process
+        assert process is not None and process.stdin is not None
+        fd = process.stdin.fileno()
+        os.set_blocking(fd, False)
+        view = memoryview(data)
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_WRITE)
+            while view:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._fail("timeout", f"превышено время ожидания ответа решения: {limit:g} с")
+                if not selector.select(min(remaining, POLL_S)):
+                    if process.poll() is not None:
+                        self._fail("crash", "")
+                    continue
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    continue
+                except OSError:  # EPIPE: the worker is gone
+                    self._fail("crash", "")
+
+    def _receive(self, request_id: int, limit: float, phase: str | None = None,
+                 shown_limit: float | None = None) -> dict[str, Any]:
         """Read one response line within ``limit`` seconds and validate it."""
         self._phase = phase
         try:
-            line = self._read_line(limit)
+            line = self._read_line(limit, limit if shown_limit is None else shown_limit)
             try:
                 return check_response(decode(line), request_id)
             except ProtocolError as exc:
@@ -284,7 +334,7 @@ class Worker:
         finally:
             self._phase = None
 
-    def _read_line(self, limit: float) -> bytes:
+    def _read_line(self, limit: float, shown_limit: float) -> bytes:
         """The next response line, within ``limit`` seconds.
 
         End of output is not a reliable sign of death (children the student forked may hold the
@@ -297,13 +347,14 @@ class Worker:
         deadline = time.monotonic() + limit
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
+            complete = b"\n" in self._buffer
+            while not complete:
                 if len(self._buffer) > MAX_MESSAGE_BYTES:
                     self._fail("protocol", "процесс решения прислал слишком длинный ответ")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     what = "ответа решения" if self._phase is None else "запуска решения"
-                    self._fail("timeout", f"превышено время ожидания {what}: {limit:g} с")
+                    self._fail("timeout", f"превышено время ожидания {what}: {shown_limit:g} с")
                 ended = process.poll() is not None
                 if not selector.select(0 if ended else min(remaining, POLL_S)):
                     if ended:
@@ -313,7 +364,10 @@ class Worker:
                 if not chunk:
                     self._fail("crash", "")
                 self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
+                complete = b"\n" in chunk  # scan only what is new: a long line stays linear
+        end = self._buffer.index(b"\n")
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
         return line
 
 

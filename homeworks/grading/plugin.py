@@ -170,24 +170,35 @@ def rule_violations(homework: Homework) -> Callable[[RuleSet], list[Violation]]:
     return check
 
 
+def _make_worker(homework: Homework) -> Worker | None:
+    """The grading's worker as the runner configured it (None outside a grading)."""
+    copy, lib, stage = (os.environ.get(k) for k in ("HW_GRADING_COPY", "HW_GRADING_WORKER_LIB", "HW_GRADING_STAGE"))
+    if not (copy and lib and stage) or homework.module is None:
+        return None
+    return Worker(
+        module=homework.module, ops=homework.worker_ops, copy=Path(copy), worker_lib=Path(lib), stage=Path(stage),
+        isolation=Isolation(os.environ.get("HW_GRADING_ISOLATION", "none")),
+        limits=Limits(memory_bytes=homework.memory_mb * 2**20), timeout=homework.timeout_per_test_s,
+        cgroup_prefix=os.environ.get("HW_GRADING_CGROUP_PREFIX"),
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start the worker right away: it loads Python and torch while the judge collects."""
+    if _State.homework is not None and _State.worker is None:
+        _State.worker = _make_worker(_State.homework)
+        if _State.worker is not None:
+            _State.worker.prestart()
+
+
 @pytest.fixture(scope="session")
 def worker(homework: Homework) -> Iterator[Worker]:
-    """The submission's worker (started on the first call, restarted after a kill)."""
-    copy = _required(_State.copy, "HW_GRADING_COPY")
-    lib = Path(_required(os.environ.get("HW_GRADING_WORKER_LIB"), "HW_GRADING_WORKER_LIB"))
-    stage = Path(_required(os.environ.get("HW_GRADING_STAGE"), "HW_GRADING_STAGE"))
-    level = os.environ.get("HW_GRADING_ISOLATION", "none")
+    """The submission's worker (started at session start, restarted after a kill)."""
     if homework.module is None:
         pytest.fail("homework.json names no module for the worker", pytrace=False)
-    handle = Worker(
-        module=homework.module, ops=homework.worker_ops, copy=copy, worker_lib=lib, stage=stage,
-        isolation=Isolation(level), limits=Limits(memory_bytes=homework.memory_mb * 2**20),
-        timeout=homework.timeout_per_test_s, cgroup_prefix=os.environ.get("HW_GRADING_CGROUP_PREFIX"),
-    )
-    _State.worker = handle
-    yield handle
-    handle.close()
-    _State.worker = None
+    if _State.worker is None:
+        _State.worker = _make_worker(homework)
+    yield _required(_State.worker, "HW_GRADING_COPY/HW_GRADING_WORKER_LIB/HW_GRADING_STAGE")
 
 
 # -- verdicts ------------------------------------------------------------------------------

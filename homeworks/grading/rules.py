@@ -383,8 +383,13 @@ class _Checker:
                     return
 
     def _is_top_level_alias(self, node: ast.expr) -> bool:
-        """``name = <node>`` as a statement of the module itself (the only allowed module alias)."""
+        """``name = <node>`` as a statement of the module itself (the only allowed module alias),
+        or ``getattr(<node>, "constant")`` (resolved like ``<node>.constant``)."""
         parent = self.parents.get(node)
+        if (isinstance(parent, ast.Call) and parent.args and parent.args[0] is node and len(parent.args) >= 2
+                and isinstance(parent.args[1], ast.Constant) and isinstance(parent.args[1].value, str)
+                and self.resolve(parent.func) & {f"builtins.{name}" for name in ("getattr", "hasattr")}):
+            return True
         if isinstance(parent, ast.Assign) and parent.value is node:
             targets_ok = all(isinstance(t, ast.Name) for t in parent.targets)
         elif isinstance(parent, ast.AnnAssign) and parent.value is node:

@@ -74,8 +74,8 @@ def describe(exc: BaseException, filename: str) -> dict[str, str]:
 def _private_pipes() -> tuple[BinaryIO, BinaryIO]:
     """Move the protocol to private fds; fd 0 -> /dev/null, fd 1 -> fd 2."""
     sys.stdout.flush()
-    reader = os.fdopen(os.dup(0), "rb", buffering=0)
-    writer = os.fdopen(os.dup(1), "wb", buffering=0)
+    reader = os.fdopen(os.dup(0), "rb", buffering=1 << 20)
+    writer = os.fdopen(os.dup(1), "wb", buffering=1 << 20)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -106,6 +106,7 @@ def _send(writer: BinaryIO, message: dict[str, Any]) -> None:
         data = encode({"id": message["id"], "ok": False,
                        "error": {"type": "ProtocolError", "message": f"ответ нельзя передать: {exc}"}})
     writer.write(data)
+    writer.flush()
 
 
 def _import_student(module_name: str, filename: str) -> Any:
