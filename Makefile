@@ -86,9 +86,9 @@ SUBS ?=
 JOBS ?=
 .PHONY: grade-class classroom
 
-grade-class: $(STAMP) ## Grade a class: make grade-class HW=mlp SUBS=folder-with-one-subfolder-per-student [JOBS=4] [FORCE=1]
+grade-class: $(STAMP) ## Grade a class: make grade-class HW=mlp SUBS=folder-with-one-subfolder-per-student [JOBS=4] [FORCE=1] [GRADE_FLAGS=--allow-no-isolation]
 	@test -n "$(SUBS)" || { echo "SUBS: give the folder with one subfolder per student (make grade-class HW=$(HW) SUBS=...)"; exit 2; } >&2
-	$(PY) homeworks/grade_class.py $(HW) $(SUBS) --out build/grades $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+	$(PY) homeworks/grade_class.py $(HW) $(SUBS) --out build/grades $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(GRADE_FLAGS)
 
 classroom: $(STAMP) ## Write GitHub Classroom template repositories to build/classroom/<hw>/
 	$(PY) homeworks/classroom.py --out build/classroom
