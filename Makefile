@@ -80,3 +80,15 @@ bench: $(STAMP) ## Benchmarks: our Value engine against micrograd 0.1.0
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache
+
+# ---- Grading a class and GitHub Classroom templates (issue 13) ----
+SUBS ?=
+JOBS ?=
+.PHONY: grade-class classroom
+
+grade-class: $(STAMP) ## Grade a class: make grade-class HW=mlp SUBS=folder-with-one-subfolder-per-student [JOBS=4] [FORCE=1] [GRADE_FLAGS=--allow-no-isolation]
+	@test -n "$(SUBS)" || { echo "SUBS: give the folder with one subfolder per student (make grade-class HW=$(HW) SUBS=...)"; exit 2; } >&2
+	$(PY) homeworks/grade_class.py $(HW) $(SUBS) --out build/grades $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(GRADE_FLAGS)
+
+classroom: $(STAMP) ## Write GitHub Classroom template repositories to build/classroom/<hw>/
+	$(PY) homeworks/classroom.py --out build/classroom
