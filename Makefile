@@ -52,7 +52,7 @@ rebuild: $(STAMP) ## Regenerate the seminar .ipynb from its .py source
 
 check: $(STAMP) ## Fail if the committed notebooks are stale or carry widget state
 	$(PY) seminars/rebuild_notebook.py --check
-	bash seminars/rm_widgets.sh --check
+	RM_WIDGETS_PYTHON=$(PY) bash seminars/rm_widgets.sh --check
 
 lint: $(STAMP) ## ruff over the code and the notebooks
 	$(BIN)/ruff check .

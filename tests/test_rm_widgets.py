@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -41,7 +42,10 @@ def widget_notebook(path: Path, minor: int = 4) -> Path:
 
 
 def bash(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(SCRIPT), *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    """Run the wrapper with the interpreter running these tests (any venv, any Python version)."""
+    env = {**os.environ, "RM_WIDGETS_PYTHON": sys.executable}
+    return subprocess.run(["bash", str(SCRIPT), *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=False, env=env)
 
 
 def render_html(path: Path) -> str:
