@@ -15,7 +15,7 @@ SUB ?= build/assignments/$(HW)
 .PHONY: help install install-sandbox seminar test lab rebuild check lint assignments grade migrate bench bench-grading clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys' >/dev/null 2>&1 || \
@@ -52,7 +52,9 @@ rebuild: $(STAMP) ## Regenerate the seminar .ipynb from its .py source
 
 check: $(STAMP) ## Fail if the committed notebooks are stale or carry widget state
 	$(PY) seminars/rebuild_notebook.py --check
+	$(PY) seminars/rebuild_notebook.py --check homeworks/weight-init/experiments.py
 	RM_WIDGETS_PYTHON=$(PY) bash seminars/rm_widgets.sh --check
+	RM_WIDGETS_PYTHON=$(PY) bash seminars/rm_widgets.sh --check homeworks/weight-init/experiments.ipynb
 
 lint: $(STAMP) ## ruff over the code and the notebooks
 	$(BIN)/ruff check .

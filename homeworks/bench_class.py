@@ -6,8 +6,9 @@ grades it with ``grade_class`` (``--jobs`` at a time, default: the number of cor
 the same students one by one with ``python homeworks/grade.py`` (what an instructor would do
 without the batch), and prints, all measured in this run: total time, time per student, the
 speed-up of the batch over one-by-one grading, and the projected time for 300 students x the
-3 homeworks. The projection uses one reference grading of every homework, measured here, and the
-batch speed-up measured here; it is an estimate and says so. Not a test: it takes minutes.
+3 homeworks. The projection scales the batch's measured time per student by the reference grading
+time of each homework relative to this one's (all measured here); it is an estimate and says so.
+Not a test: it takes minutes.
 """
 
 from __future__ import annotations
@@ -119,7 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_after = os.getloadavg()
     n = args.students
     speedup = sequential_s / batch_s
-    projected_s = 300 * sum(singles.values()) / speedup
+    # The batch's measured time per student of this homework, scaled to each homework by the ratio of
+    # its reference grading to this homework's reference grading (both measured in this run).
+    per_student = batch_s / n
+    projected_s = 300 * per_student * sum(singles.values()) / singles[homework.name]
     print(f"class: {n} students of '{homework.name}' (reference / release / wrong in turn), "
           f"{args.jobs} jobs, {usable_cores()} usable cores, isolation: "
           f"{sorted({o.isolation or '-' for o in report.outcomes})}")
@@ -132,8 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(not score.startswith(score.split("/")[1] + "/") for score in scores.values()):
         print("note: a reference that does not score full marks ran a broken or unconverted grader; "
               "its time is not representative")
-    print(f"projected for 300 students x {len(singles)} homeworks with this batch speed-up: "
-          f"{projected_s:.0f} s = {projected_s / 3600:.2f} h (estimate: 300 x sum of one grading per homework / speed-up)")
+    print(f"projected for 300 students x {len(singles)} homeworks: {projected_s:.0f} s = {projected_s / 3600:.2f} h "
+          f"(estimate: 300 x batch time per student x sum over homeworks of reference grading time / "
+          f"'{homework.name}' reference grading time)")
     return 0
 
 

@@ -2191,6 +2191,12 @@ def test_backward_panel_points_right_to_left(seminar: types.ModuleType) -> None:
 def test_readme_plan_is_the_notebooks_plan(seminar_nb: NotebookNode) -> None:
     readme = README.read_text(encoding="utf-8")
     assert plan_rows(readme) == notebook_plan(seminar_nb)
+    # Every Markdown table needs its separator row, or GitHub shows it as plain text.
+    lines = readme.splitlines()
+    for number, line in enumerate(lines[:-1]):
+        starts_table = line.startswith("|") and (number == 0 or not lines[number - 1].startswith("|"))
+        if starts_table:
+            assert re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", lines[number + 1].strip()), f"README line {number + 1}: table without separator row"
 
 
 def test_readme_has_the_seeds_parts_and_names_every_file_of_the_folder() -> None:

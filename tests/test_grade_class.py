@@ -139,7 +139,7 @@ def test_gradebook(graded: dict[str, object]) -> None:
         row = by_name[name]
         assert row["max_score"] == "1.0"
         if name not in ("a_reference", "c_wrong_relu"):
-            assert row["score"] == "0", row
+            assert row["score"] == "0.0", row
         if status is not None:
             assert row["status"] == status, row
     hang = by_name["d_hangs_at_import"]["status"]
@@ -244,7 +244,7 @@ def test_not_graded_exit_1(tmp_path: Path) -> None:
     assert rows["crasher"]["score"] == "" and rows["crasher"]["status"].startswith("error: "), rows
     assert "139" in rows["crasher"]["status"]
     assert rows["sleeper"]["score"] == "" and "2" in rows["sleeper"]["status"], rows
-    assert rows["ok_empty"]["status"] == "empty" and rows["ok_empty"]["score"] == "0"
+    assert rows["ok_empty"]["status"] == "empty" and rows["ok_empty"]["score"] == "0.0"
     assert "Решение не проверено" in (out / "activations" / "crasher.md").read_text(encoding="utf-8")
     # A student whose grading failed is retried by the next run (not reused), the others are not.
     again = run_cli("activations", subs, "--out", out, "--jobs", "3", "--python", fake, "--student-timeout", "2")

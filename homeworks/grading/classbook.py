@@ -541,14 +541,20 @@ def write_student(out: Path, homework: Homework, outcome: Outcome) -> None:
                       json.dumps(outcome.to_json(), ensure_ascii=False, indent=2) + "\n")
 
 
+def _csv_number(value: float) -> str:
+    """A score for the gradebook in one format for every row (``0.0``, ``0.125``, ``1.0``), so that
+    spreadsheets and LMS importers read the column as numbers alike."""
+    return repr(round(float(value), 6))
+
+
 def gradebook_csv(outcomes: Iterable[Outcome]) -> str:
     """The gradebook text: header, then one row per student sorted by student (``\\n`` line ends)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(GRADEBOOK_HEADER)
     for outcome in sorted(outcomes, key=lambda o: o.student):
-        score = "" if outcome.score is None or not outcome.graded else _fmt(outcome.score)
-        writer.writerow([outcome.student, score, _fmt(outcome.max_score), outcome.status_text()])
+        score = "" if outcome.score is None or not outcome.graded else _csv_number(outcome.score)
+        writer.writerow([outcome.student, score, _csv_number(outcome.max_score), outcome.status_text()])
     return buffer.getvalue()
 
 
