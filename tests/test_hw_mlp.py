@@ -561,11 +561,16 @@ def test_permutation_renames_but_keeps_the_problem() -> None:
 
 
 def test_statement_points_only_to_student_files() -> None:
-    """Issue #13 part 4: the statement names no instructor file; SUB= is a folder."""
+    """Issue #13 part 4: the statement names no instructor file or command; what is graded is a folder.
+
+    Students get the release or the Classroom template, not the course repository, so the statement
+    sends them to the open tests of their own repository and never to ``make grade`` (instructor-only).
+    """
     statement = README.read_text(encoding="utf-8")
     assert "homeworks/" not in statement and "grader/" not in statement
-    assert "python mlp.py --seeds 5" in statement
-    assert "SUB=" in statement and "папк" in statement.split("SUB=")[1][:200]
+    assert "make grade" not in statement and "make assignments" not in statement
+    assert "python mlp.py --seeds 5" in statement and "python -m pytest tests" in statement
+    assert "**папку** с\nвашим `mlp.py`" in statement or "**папку** с вашим `mlp.py`" in statement
 
 
 # ----------------------------------------------------------------------------- rules (syntax tree)
