@@ -38,7 +38,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grading.homework import HOMEWORKS_DIR, Homework, HomeworkError, list_homeworks, load_homework  # noqa: E402
-from grading.strip import release_homework  # noqa: E402
+from grading.strip import release_homework, replace_directory  # noqa: E402
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -346,13 +346,7 @@ def build_template(homework: Homework, out_root: Path) -> Path:
         for path in root.rglob("*"):
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
         os.chmod(root, 0o755)
-        trash = None
-        if target.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{homework.name}.", suffix=".old", dir=out_root))
-            os.replace(target, trash / homework.name)
-        os.replace(root, target)
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
+        replace_directory(root, target)
     except OSError as exc:
         raise HomeworkError(target, f"cannot write: {exc.strerror or exc}") from None
     finally:

@@ -491,6 +491,23 @@ def plan_release(homework: Homework) -> Release:
     return release
 
 
+def replace_directory(new: Path, target: Path) -> None:
+    """Put the finished folder ``new`` in place of ``target`` (which may not exist yet).
+
+    The old ``target`` is first moved aside into a temporary folder beside it, then ``new`` is
+    renamed into place, then the old copy is deleted: each step is one ``os.replace`` in the same
+    file system, so a reader sees the old folder or the new one, never a half-written mix.
+    Raises ``OSError`` from the renames; the caller removes ``new`` on failure.
+    """
+    trash = None
+    if target.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.replace(target, trash / target.name)
+    os.replace(new, target)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
 def write_release(release: Release, out_dir: str | Path) -> list[Path]:
     """Write a planned release to ``out_dir/<name>/`` atomically; return the files written.
 
@@ -514,13 +531,7 @@ def write_release(release: Release, out_dir: str | Path) -> list[Path]:
             written.append(target / entry)
         for folder in _folders(staging):
             os.chmod(folder, 0o755)
-        trash = None
-        if target.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{release.name}.", suffix=".old", dir=out_root))
-            os.replace(target, trash / release.name)
-        os.replace(staging, target)
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
+        replace_directory(staging, target)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise HomeworkError(target, f"cannot write: {exc.strerror or exc}") from None
